@@ -1,0 +1,3 @@
+from denoisebench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""The contracts every plugin implements: Denoiser, NoiseModel, Metric, Dataset, and the NoiseSpec value.
+
+Images follow :mod:`denoisebench.images`: float32 in [0, 1], H×W or H×W×3.
+Plugins subclass these bases and register the *class* (not an instance) in a registration hook, so that
+listing plugins stays cheap; the harness instantiates with validated parameters when a cell runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from denoisebench.errors import ParameterError
+
+# ----------------------------------------------------------------------------------------------- params
+
+
+def check_params(owner: str, given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``given`` over ``defaults``; reject unknown names with one line."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ParameterError(
+            f"{owner}: unknown parameter {unknown[0]!r}; valid parameters: {', '.join(sorted(defaults)) or '(none)'}"
+        )
+    return {**defaults, **given}
+
+
+def params_key(params: Mapping[str, Any]) -> str:
+    """Canonical, stable text form of a parameter dict (sorted keys, JSON)."""
+    return json.dumps(dict(sorted(params.items())), sort_keys=True, separators=(",", ":"), default=str)
+
+
+# ----------------------------------------------------------------------------------------------- noise
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """A noise model name, its parameters and (optionally) the standard level it came from.
+
+    ``level`` is a display label such as ``"25"`` or ``"10%"``; identity is (model, params).
+    """
+
+    model: str
+    params: tuple[tuple[str, Any], ...] = ()
+    level: str = ""
+
+    @classmethod
+    def make(cls, model: str, params: Mapping[str, Any] | None = None, level: str = "") -> NoiseSpec:
+        return cls(model, tuple(sorted((params or {}).items())), level)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def key(self) -> str:
+        """Stable identity used in seeds and store keys, e.g. ``gaussian{"sigma":25}``."""
+        return f"{self.model}{params_key(self.kwargs)}"
+
+    @property
+    def label(self) -> str:
+        """Human label, e.g. ``gaussian 25`` or ``mixed sigma=15,amount=0.1``."""
+        if self.level:
+            return f"{self.model} {self.level}"
+        return f"{self.model} " + ",".join(f"{k}={v}" for k, v in self.params)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class NoiseModel:
+    """A noise model: ``apply(clean, rng) -> noisy``, a pure function of (image, parameters, rng).
+
+    Subclasses set ``name``, ``defaults`` (parameter -> default value), ``levels`` (level label -> params,
+    the standard levels a full run uses, in order) and implement :meth:`validate` and :meth:`_apply`.
+    Clipping to [0, 1] after the noise is on by default (``clip=True``) and recorded with every result.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    levels: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: the convention this model implements, shown in reports
+    convention: ClassVar[str] = ""
+
+    def __init__(self, *, clip: bool = True, **params: Any):
+        self.params = check_params(f"noise model {self.name!r}", params, self.defaults)
+        self.clip = bool(clip)
+        self.validate(self.params)
+
+    def validate(self, params: dict[str, Any]) -> None:
+        """Raise :class:`ParameterError` (one line: name, value, what to pass) for invalid parameters."""
+
+    def apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        noisy = self._apply(np.asarray(clean, dtype=np.float32), rng)
+        if self.clip:
+            noisy = np.clip(noisy, 0.0, 1.0)
+        return noisy.astype(np.float32, copy=False)
+
+    def _apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    @classmethod
+    def standard_specs(cls) -> list[NoiseSpec]:
+        return [NoiseSpec.make(cls.name, p, level) for level, p in cls.levels.items()]
+
+
+# ----------------------------------------------------------------------------------------------- denoiser
+
+
+class Denoiser:
+    """A denoiser: ``denoise(noisy, *, noise=None, rng=None) -> ndarray`` of the same shape, never mutating input.
+
+    Class attributes are metadata the harness and the report read without instantiating:
+
+    - ``name`` — unique, stable, lower-case identifier (``[a-z0-9_]+``).
+    - ``defaults`` — every parameter with its default value.
+    - ``param_grid`` — parameter -> list of values worth sweeping.
+    - ``handles_color`` — False means the harness denoises colour images channel by channel.
+    - ``needs_noise_level`` — True for non-blind methods that read ``noise`` (a :class:`NoiseSpec`).
+    - ``requires`` — distribution names needed at run time (reported when missing).
+    - ``deterministic`` — same input, same output (the conformance kit checks it).
+
+    ``default_params(noise)`` returns the parameters a run uses for a noise spec (a sensible default per noise
+    type); the parameters actually used are recorded in every result row.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    param_grid: ClassVar[dict[str, list[Any]]] = {}
+    handles_color: ClassVar[bool] = True
+    needs_noise_level: ClassVar[bool] = False
+    requires: ClassVar[tuple[str, ...]] = ()
+    deterministic: ClassVar[bool] = True
+
+    def __init__(self, **params: Any):
+        self.params = check_params(f"denoiser {self.name!r}", params, self.defaults)
+        self.validate(self.params)
+
+    def validate(self, params: dict[str, Any]) -> None:
+        """Raise :class:`ParameterError` for invalid parameters."""
+
+    @classmethod
+    def default_params(cls, noise: NoiseSpec | None = None) -> dict[str, Any]:
+        """Parameters to use for ``noise`` (default: ``defaults``). Override for per-noise-type defaults."""
+        return dict(cls.defaults)
+
+    def denoise(self, noisy: np.ndarray, *, noise: NoiseSpec | None = None,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def denoise_batch(self, batch: list[np.ndarray], *, noise: NoiseSpec | None = None,
+                      rng: np.random.Generator | None = None) -> list[np.ndarray]:
+        """Optional batched entry point (neural models override it for throughput)."""
+        return [self.denoise(x, noise=noise, rng=rng) for x in batch]
+
+    def close(self) -> None:
+        """Release resources (models, pools). Called when a worker is done."""
+
+
+# ----------------------------------------------------------------------------------------------- metric
+
+
+class Metric:
+    """A full-reference image metric: ``compute(reference, estimate) -> float``.
+
+    ``higher_is_better`` gives the direction; ``convention`` states what is computed (data range, colour
+    handling, crop) and is recorded with the run. ``requires`` lists distributions needed at run time; a
+    metric that cannot run raises :class:`denoisebench.errors.UnavailableError` from :meth:`setup`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    higher_is_better: ClassVar[bool] = True
+    convention: ClassVar[str] = ""
+    unit: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: identity value: compute(x, x) for any image x (None if not defined)
+    identity: ClassVar[float | None] = None
+    symmetric: ClassVar[bool] = True
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    def setup(self) -> None:
+        """Load what is needed (weights, ...). Raise UnavailableError with one line if impossible."""
+
+    def compute(self, reference: np.ndarray, estimate: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def compute_batch(self, references: list[np.ndarray], estimates: list[np.ndarray]) -> list[float]:
+        return [self.compute(r, e) for r, e in zip(references, estimates)]
+
+
+# ----------------------------------------------------------------------------------------------- dataset
+
+
+@dataclass
+class ImageRecord:
+    image_id: str
+    image: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class Dataset:
+    """A named, ordered collection of clean images.
+
+    Subclasses implement :meth:`ids` and :meth:`load`; both must be cheap to call again in another process
+    (workers rebuild a dataset from its name and options and load images by id).
+    ``options`` are plain JSON-able values (paths as strings) so a dataset can be rebuilt from its spec.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    color: ClassVar[bool] = False
+    license: ClassVar[str] = ""
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    def ids(self) -> list[str]:
+        raise NotImplementedError
+
+    def load(self, image_id: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def provenance(self, image_id: str) -> dict[str, Any]:
+        return {"dataset": self.name, "image_id": image_id}
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        for image_id in self.ids():
+            yield ImageRecord(image_id, self.load(image_id), self.provenance(image_id))
+
+    def __len__(self) -> int:
+        return len(self.ids())
