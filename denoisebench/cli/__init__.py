@@ -1,0 +1,68 @@
+"""The ``denoisebench`` command line: thin glue from arguments to Config, plugins, runner and reports.
+
+Each built-in sub-command lives in its own module exposing ``add_parser(subparsers)``; plugins add more through
+the ``denoisebench_add_commands`` hook. Errors derived from DenoiseBenchError print as one line (exit code 2);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from denoisebench import __version__
+from denoisebench.errors import DenoiseBenchError
+
+BUILTIN_COMMANDS = ("run", "report", "listing")
+
+
+def _preparse(argv: list[str]) -> argparse.Namespace:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--debug", action="store_true")
+    pre.add_argument("--disable-plugin", action="append", default=[])
+    return pre.parse_known_args(argv)[0]
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                        help="do not load this plugin (entry-point or distribution name); repeatable")
+
+
+def build_parser(plugins) -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="denoisebench", description="Benchmark image denoisers.")
+    parser.add_argument("--version", action="version", version=f"denoisebench {__version__}")
+    add_global_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in BUILTIN_COMMANDS:
+        importlib.import_module(f"denoisebench.cli.{name}").add_parser(sub, add_global_options)
+    for problem in plugins.notify("denoisebench_add_commands", subparsers=sub):
+        print(f"denoisebench: warning: {problem}", file=sys.stderr)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = _preparse(argv)
+    try:
+        from denoisebench.pluginmanager import make_plugins
+
+        plugins = make_plugins(disable=set(pre.disable_plugin))
+        parser = build_parser(plugins)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
+        args.plugins = plugins
+        return int(args.func(args) or 0)
+    except DenoiseBenchError as exc:
+        if pre.debug:
+            raise
+        print(f"denoisebench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("denoisebench: interrupted; finished cells are saved, re-run the same command to resume",
+              file=sys.stderr)
+        return 130

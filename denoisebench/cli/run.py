@@ -1,0 +1,130 @@
+"""``denoisebench run``: run a benchmark grid into a run directory, then print and write its report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from denoisebench.config import Config
+from denoisebench.errors import ConfigError, StoreError
+
+
+def add_parser(sub, add_global_options) -> None:
+    p = sub.add_parser("run", help="run denoisers × noise settings × images and report",
+                       description="Run a benchmark. With no selection, every registered denoiser runs on every "
+                                   "noise model at its standard levels on the embedded dataset.")
+    add_global_options(p)
+    p.add_argument("--all", action="store_true", help="every denoiser and noise type (the default selection)")
+    p.add_argument("--denoisers", action="append", metavar="NAMES", help="comma-separated denoiser names")
+    p.add_argument("--noise", action="append", metavar="SPECS",
+                   help="noise selection: 'gaussian' (all levels), 'gaussian:25', 'mixed:sigma=15,amount=0.2'")
+    p.add_argument("--dataset", action="append", metavar="SPEC",
+                   help="dataset: embedded (default), set12, bsd68, ..., folder:PATH, or a directory; repeatable")
+    p.add_argument("--metrics", action="append", metavar="NAMES", help="comma-separated metric names (default all)")
+    p.add_argument("--param", action="append", default=[], metavar="DENOISER.PARAM=VALUE",
+                   help="override a denoiser parameter, e.g. median.ksize=5; repeatable")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the noise (default 0)")
+    p.add_argument("--repetitions", type=int, default=1, help="noise draws per image and setting (default 1)")
+    p.add_argument("--max-images", type=int, default=0, help="use at most N images of each dataset")
+    p.add_argument("--no-clip", action="store_true", help="do not clip noisy images to [0, 1] (KAIR protocol)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--executor", default="local", choices=["local", "dask"], help="where cells run")
+    p.add_argument("--output", metavar="RUN_DIR",
+                   help="run directory (default reports/run-<dataset>-<hash of the options>; an existing one "
+                        "with the same options is resumed)")
+    p.add_argument("--from", dest="from_run", metavar="RUN_DIR",
+                   help="re-run (resume) the configuration stored in RUN_DIR")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
+    p.set_defaults(func=run_command)
+
+
+def config_from_args(args) -> Config:
+    if args.from_run:
+        from denoisebench.store import Store
+
+        with Store(args.from_run) as store:
+            stored = store.get_meta("config")
+        if stored is None:
+            raise StoreError(f"{args.from_run}: no configuration stored; pass a run directory of `denoisebench run`")
+        return Config.from_dict({**stored, "jobs": args.jobs, "executor": args.executor})
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: pass a number of worker processes >= 1")
+    return Config(
+        datasets=tuple(args.dataset or ("embedded",)), denoisers=tuple(args.denoisers or ()),
+        noise=tuple(args.noise or ()), metrics=tuple(args.metrics or ()), seed=args.seed,
+        repetitions=args.repetitions, clip=not args.no_clip, max_images=args.max_images, params=tuple(args.param),
+        jobs=args.jobs, executor=args.executor, disable_plugins=tuple(args.disable_plugin),
+    )
+
+
+def executor_options(args) -> dict:
+    """Extra options for the executor (the dask executor adds its own arguments to this parser)."""
+    return {k: getattr(args, k) for k in ("scheduler", "workers") if getattr(args, k, None) is not None}
+
+
+def run_command(args) -> int:
+    from rich.console import Console
+
+    from denoisebench.executors import make_executor
+    from denoisebench.reporting.files import write_report
+    from denoisebench.reporting.tables import build_report
+    from denoisebench.reporting.terminal import print_report
+    from denoisebench.runner import default_run_dir, make_plan, open_store, pending_count
+
+    console = Console(stderr=False)
+    plugins = args.plugins
+    config = config_from_args(args)
+    plan = make_plan(config, plugins)
+    run_dir = Path(args.output or args.from_run or default_run_dir(config))
+    executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins,
+                             **executor_options(args))
+    store = open_store(run_dir, config, plugins, plan)
+    try:
+        todo = pending_count(plan, store)
+        if not args.quiet:
+            console.print(f"run directory: [bold]{run_dir}[/]  ({plan.n_cells} cells, {todo} to run; "
+                          f"{len(plan.denoisers)} denoisers × {len(plan.noise)} noise settings × "
+                          f"{len(plan.tasks) // max(1, len(plan.noise) * config.repetitions)} images)")
+            for st in plugins.errors:
+                console.print(f"[yellow]plugin {st.name}: {st.reason}[/]", highlight=False)
+        t0 = time.perf_counter()
+        counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
+        elapsed = time.perf_counter() - t0
+        report = build_report(store)
+        write_report(report, run_dir)
+        if not args.quiet:
+            print_report(report, console)
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
+            console.print(f"\n{summary} in {elapsed:.1f} s; report: {run_dir / 'report.md'}")
+    finally:
+        store.close()
+        executor.close()
+    return 0
+
+
+def _execute_with_progress(plan, store, executor, plugins, todo, console, quiet):
+    from denoisebench.runner import execute
+
+    if quiet or todo == 0:
+        return execute(plan, store, executor, plugins)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn(), TextColumn("[red]{task.fields[errors]} errors")]
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("cells", total=todo, errors=0)
+        errors = 0
+
+        def on_result(result):
+            nonlocal errors
+            errors += result.status == "error"
+            progress.update(bar, advance=1, errors=errors, description=f"{result.denoiser:>16}")
+
+        return execute(plan, store, executor, plugins, on_result)

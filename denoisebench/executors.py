@@ -1,0 +1,111 @@
+"""Executors run tasks and yield their results; the caller (the runner) is the only writer of the store.
+
+The seam: an executor has ``run(tasks) -> Iterator[list[CellResult]]`` (results of one task at a time, in
+completion order) and ``close()``. ``local`` is the default; ``dask`` lives in :mod:`denoisebench.dask_executor`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from denoisebench.errors import ConfigError
+from denoisebench.results import CellResult, Task
+from denoisebench.worker import get_state, run_task
+
+#: how often a task is retried after its worker process died, before its cells become error rows
+MAX_CRASHES = 2
+
+
+def crashed(task: Task, why: str) -> list[CellResult]:
+    from denoisebench.seeding import cell_seed
+
+    seed = cell_seed(task.base_seed, task.cells[0].dataset, task.image_id, task.noise.key, task.repetition)
+    return [CellResult.for_cell(c, seed, "error", error=why) for c in task.cells]
+
+
+def _init_worker(disable: tuple[str, ...]) -> None:
+    get_state(disable)
+
+
+class LocalExecutor:
+    """``jobs == 1``: run in this process. ``jobs > 1``: a pool of spawned worker processes.
+
+    A worker that dies (segfault, OOM kill) breaks the pool: the tasks in flight are retried in a fresh pool, and a
+    task that was in flight for :data:`MAX_CRASHES` crashes becomes error rows, so one bad cell cannot stop a run.
+    """
+
+    def __init__(self, jobs: int = 1, disable: tuple[str, ...] = ()):
+        if jobs < 1:
+            raise ConfigError(f"--jobs {jobs}: pass a number of worker processes >= 1")
+        self.jobs = jobs
+        self.disable = tuple(disable)
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[list[CellResult]]:
+        if self.jobs == 1:
+            for task in tasks:
+                yield run_task(task, self.disable)
+            return
+        yield from self._run_pool(list(tasks))
+
+    def _pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(self.disable,))
+
+    def _run_pool(self, tasks: list[Task]) -> Iterator[list[CellResult]]:
+        queue = list(reversed(tasks))
+        crashes: dict[int, int] = {}
+        pool = self._pool()
+        inflight: dict = {}
+        try:
+            while queue or inflight:
+                while queue and len(inflight) < 2 * self.jobs:
+                    index = len(queue) - 1
+                    task = queue.pop()
+                    inflight[pool.submit(run_task, task, self.disable)] = (index, task)
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                broken = False
+                for fut in done:
+                    index, task = inflight.pop(fut)
+                    try:
+                        yield fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        crashes[id(task)] = crashes.get(id(task), 0) + 1
+                        if crashes[id(task)] >= MAX_CRASHES:
+                            yield crashed(task, "worker process died while running this task (twice)")
+                        else:
+                            queue.append(task)
+                    except Exception as exc:  # pickling or other infrastructure failure
+                        yield crashed(task, f"task failed in the executor: {type(exc).__name__}: {exc}")
+                if broken:
+                    for _, task in inflight.values():
+                        crashes[id(task)] = crashes.get(id(task), 0) + 1
+                        if crashes[id(task)] >= MAX_CRASHES:
+                            yield crashed(task, "worker process died while running this task (twice)")
+                        else:
+                            queue.append(task)
+                    inflight.clear()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = self._pool()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        pass
+
+
+def make_executor(name: str, *, jobs: int = 1, disable: tuple[str, ...] = (), **options):
+    if name == "local":
+        return LocalExecutor(jobs, disable)
+    if name == "dask":
+        try:
+            from denoisebench.dask_executor import DaskExecutor
+        except ImportError as exc:
+            raise ConfigError(
+                f"--executor dask needs dask.distributed ({exc}); install it with: pip install 'denoisebench[dask]'"
+            ) from None
+        return DaskExecutor(jobs=jobs, disable=disable, **options)
+    raise ConfigError(f"--executor {name!r}: choose 'local' or 'dask'")

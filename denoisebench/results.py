@@ -1,0 +1,101 @@
+"""Cells, tasks and cell results: the unit of work and of storage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from denoisebench.interfaces import NoiseSpec, params_key
+
+STATUSES = ("ok", "error", "skipped", "timeout", "unavailable")
+#: statuses a resumed run does not redo (failures are never cached as done)
+DONE_STATUSES = ("ok", "skipped", "unavailable")
+
+
+def cell_key(dataset: str, image_id: str, noise: NoiseSpec, clip: bool, denoiser: str,
+             params: dict[str, Any], repetition: int, base_seed: int) -> str:
+    text = "|".join([dataset, image_id, noise.key, f"clip={int(clip)}", denoiser, params_key(params),
+                     str(repetition), str(base_seed)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (dataset, image, noise spec, denoiser, params, repetition) combination."""
+
+    dataset: str
+    image_id: str
+    noise: NoiseSpec
+    denoiser: str
+    params: tuple[tuple[str, Any], ...]
+    repetition: int
+    clip: bool
+    base_seed: int
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.dataset, self.image_id, self.noise, self.clip, self.denoiser, self.param_dict,
+                        self.repetition, self.base_seed)
+
+
+@dataclass(frozen=True)
+class Task:
+    """The unit shipped to a worker: one image × one noise spec × one repetition, with its pending cells.
+
+    The worker loads the image from ``dataset_spec``, draws the noise once (common random numbers) and runs
+    every cell on that same noisy image.
+    """
+
+    dataset_spec: str
+    image_id: str
+    noise: NoiseSpec
+    repetition: int
+    clip: bool
+    base_seed: int
+    cells: tuple[Cell, ...]
+    metrics: tuple[str, ...]
+
+
+@dataclass
+class CellResult:
+    key: str
+    dataset: str
+    image_id: str
+    noise: str
+    noise_level: str
+    noise_params: str
+    noise_key: str
+    clip: bool
+    denoiser: str
+    params: str
+    repetition: int
+    seed: int
+    status: str
+    error: str = ""
+    seconds: float | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    metric_errors: dict[str, str] = field(default_factory=dict)
+    provider: str = ""
+    shape: str = ""
+    finished_at: str = ""
+
+    @classmethod
+    def for_cell(cls, cell: Cell, seed: int, status: str, **kw: Any) -> CellResult:
+        return cls(
+            key=cell.key, dataset=cell.dataset, image_id=cell.image_id, noise=cell.noise.model,
+            noise_level=cell.noise.level, noise_params=params_key(cell.noise.kwargs), noise_key=cell.noise.key,
+            clip=cell.clip, denoiser=cell.denoiser, params=params_key(cell.param_dict),
+            repetition=cell.repetition, seed=seed, status=status, **kw,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)

@@ -1,0 +1,129 @@
+"""The results store: one SQLite file per run directory, one transaction per finished cell.
+
+A run killed at any point (even ``kill -9``) leaves every committed cell in place; re-running the same command
+skips the cells already done (``ok``, ``skipped``, ``unavailable``) and redoes failed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from denoisebench.errors import StoreError
+from denoisebench.results import DONE_STATUSES, CellResult
+
+STORE_NAME = "results.sqlite"
+SCHEMA_VERSION = 1
+
+_CELL_COLUMNS = (
+    "key", "dataset", "image_id", "noise", "noise_level", "noise_params", "noise_key", "clip", "denoiser",
+    "params", "repetition", "seed", "status", "error", "seconds", "metric_errors", "provider", "shape",
+    "finished_at",
+)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells ({", ".join(c + (" TEXT PRIMARY KEY" if c == "key" else "") for c in _CELL_COLUMNS)});
+CREATE TABLE IF NOT EXISTS metrics (key TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
+                                    PRIMARY KEY (key, metric));
+"""
+
+
+class Store:
+    def __init__(self, run_dir: str | Path, *, create: bool = False):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / STORE_NAME
+        if create:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                probe = self.run_dir / ".write-test"
+                probe.write_text("ok")
+                probe.unlink()
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.run_dir}: cannot write the run directory ({exc.strerror or exc}); pass a writable --output"
+                ) from None
+        elif not self.path.is_file():
+            raise StoreError(f"{self.run_dir}: no {STORE_NAME} here; pass a run directory written by `denoisebench run`")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a readable results store ({exc}); pass another run directory") from None
+        if create and self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
+    # -------------------------------------------------------------------------------------------- meta
+    def set_meta(self, name: str, value: Any) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(value, sort_keys=True)))
+
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    # -------------------------------------------------------------------------------------------- cells
+    def done_keys(self) -> set[str]:
+        marks = ",".join("?" * len(DONE_STATUSES))
+        return {r[0] for r in self.db.execute(f"SELECT key FROM cells WHERE status IN ({marks})", DONE_STATUSES)}
+
+    def write(self, result: CellResult) -> None:
+        """Commit one finished cell (replacing an earlier failed attempt of the same cell)."""
+        row = result.to_dict()
+        row["metric_errors"] = json.dumps(row["metric_errors"], sort_keys=True)
+        row["clip"] = int(row["clip"])
+        with self.db:
+            self.db.execute("DELETE FROM metrics WHERE key = ?", (result.key,))
+            self.db.execute(
+                f"INSERT OR REPLACE INTO cells ({', '.join(_CELL_COLUMNS)}) VALUES ({', '.join('?' * len(_CELL_COLUMNS))})",
+                [row[c] for c in _CELL_COLUMNS],
+            )
+            self.db.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?)",
+                [(result.key, m, v) for m, v in sorted(result.metrics.items())],
+            )
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return self.db.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM cells WHERE status = ?", (status,)).fetchone()[0]
+
+    def cells(self):
+        """All cells as a DataFrame (one row per cell), sorted by identity, with metric columns pivoted in."""
+        import pandas as pd
+
+        cells = pd.read_sql_query(f"SELECT {', '.join(_CELL_COLUMNS)} FROM cells", self.db)
+        cells["clip"] = cells["clip"].astype(bool)
+        metrics = pd.read_sql_query("SELECT key, metric, value FROM metrics", self.db)
+        if len(metrics):
+            wide = metrics.pivot(index="key", columns="metric", values="value")
+            cells = cells.merge(wide, left_on="key", right_index=True, how="left")
+        order = ["dataset", "noise", "noise_key", "image_id", "repetition", "denoiser", "params"]
+        return cells.sort_values(order, kind="mergesort").reset_index(drop=True)
+
+    def frame(self):
+        """The long form: one row per cell and metric (wall time appears as metric ``time``)."""
+        import pandas as pd
+
+        cells = self.cells()
+        ids = [c for c in _CELL_COLUMNS if c in cells.columns]
+        metric_cols = [c for c in cells.columns if c not in ids]
+        long = cells.melt(id_vars=ids, value_vars=metric_cols, var_name="metric", value_name="value")
+        timing = cells[ids].assign(metric="time", value=cells["seconds"])
+        timing = timing[timing["denoiser"] != "noisy"]
+        out = pd.concat([long, timing], ignore_index=True)
+        return out.sort_values(["dataset", "noise", "noise_key", "image_id", "repetition", "denoiser", "params",
+                                "metric"], kind="mergesort").reset_index(drop=True)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,172 @@
+"""Running one task in a worker process: load the image, draw the noise once, run every cell, score it.
+
+Per-cell isolation: a denoiser that raises, returns the wrong shape or non-finite values gives an ``error`` row
+with the message; a missing requirement gives ``unavailable``; the other cells of the task go on.
+Plugins, datasets, denoiser instances (models) and metrics are created once per worker process and reused.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from denoisebench.config import NOISY
+from denoisebench.errors import DenoiseBenchError, UnavailableError
+from denoisebench.interfaces import params_key
+from denoisebench.results import Cell, CellResult, Task
+from denoisebench.seeding import cell_rng, cell_seed
+
+_STATES: dict[tuple[str, ...], WorkerState] = {}
+
+
+class WorkerState:
+    def __init__(self, disable: tuple[str, ...] = ()):
+        from denoisebench.pluginmanager import make_plugins
+
+        self.plugins = make_plugins(disable=set(disable))
+        self._datasets: dict[str, Any] = {}
+        self._denoisers: dict[tuple[str, str], Any] = {}
+        self._metrics: dict[str, Any] = {}
+
+    def dataset(self, spec: str):
+        if spec not in self._datasets:
+            from denoisebench.datasets import dataset_from_spec
+
+            self._datasets[spec] = dataset_from_spec(self.plugins, spec)
+        return self._datasets[spec]
+
+    def denoiser(self, cell: Cell):
+        key = (cell.denoiser, params_key(cell.param_dict))
+        if key not in self._denoisers:
+            cls = self.plugins.denoisers.get(cell.denoiser)
+            missing = [r for r in cls.requires if importlib.util.find_spec(r) is None]
+            if missing:
+                raise UnavailableError(f"{cell.denoiser} needs {', '.join(missing)}; install it to run this denoiser")
+            self._denoisers[key] = cls(**cell.param_dict)
+        return self._denoisers[key]
+
+    def metric(self, name: str):
+        """A ready metric instance, or the UnavailableError explaining why not (remembered)."""
+        if name not in self._metrics:
+            cls = self.plugins.metrics.get(name)
+            try:
+                missing = [r for r in cls.requires if importlib.util.find_spec(r) is None]
+                if missing:
+                    raise UnavailableError(f"metric {name} needs {', '.join(missing)}; install it to compute {name}")
+                metric = cls()
+                metric.setup()
+                self._metrics[name] = metric
+            except Exception as exc:
+                self._metrics[name] = exc if isinstance(exc, UnavailableError) else UnavailableError(
+                    f"metric {name} failed to set up: {type(exc).__name__}: {exc}")
+        return self._metrics[name]
+
+    def close(self) -> None:
+        for den in self._denoisers.values():
+            try:
+                den.close()
+            except Exception:
+                pass
+
+
+def get_state(disable: tuple[str, ...] = ()) -> WorkerState:
+    if disable not in _STATES:
+        _STATES[disable] = WorkerState(disable)
+    return _STATES[disable]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DenoiseBenchError):
+        return str(exc)
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    loc = f" ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    return f"{type(exc).__name__}: {exc}{loc}"
+
+
+def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator) -> np.ndarray:
+    noise = cell.noise if den.needs_noise_level else None
+    if noisy.ndim == 3 and not den.handles_color:
+        planes = [np.asarray(den.denoise(np.ascontiguousarray(noisy[..., c]), noise=noise, rng=rng))
+                  for c in range(noisy.shape[2])]
+        out = np.stack(planes, axis=-1)
+    else:
+        out = np.asarray(den.denoise(noisy.copy(), noise=noise, rng=rng))
+    if out.shape != noisy.shape:
+        raise ValueError(f"{cell.denoiser} returned shape {out.shape} for input {noisy.shape}; must keep the shape")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{cell.denoiser} returned NaN or inf values")
+    return np.clip(out.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def run_task(task: Task, disable: tuple[str, ...] = ()) -> list[CellResult]:
+    """Run every cell of a task; never raises for a cell's failure (only for a task that cannot start)."""
+    state = get_state(tuple(disable))
+    dataset = task.cells[0].dataset
+    seed = cell_seed(task.base_seed, dataset, task.image_id, task.noise.key, task.repetition)
+    try:
+        clean = state.dataset(task.dataset_spec).load(task.image_id)
+        model = state.plugins.noise_models.get(task.noise.model)(clip=task.clip, **task.noise.kwargs)
+        noisy = model.apply(clean, cell_rng(seed))
+    except Exception as exc:
+        msg = f"could not prepare {dataset}/{task.image_id} with {task.noise.label}: {_describe(exc)}"
+        return [CellResult.for_cell(c, seed, "error", error=msg, finished_at=_now()) for c in task.cells]
+
+    results: list[CellResult] = []
+    outputs: list[np.ndarray] = []
+    for cell in task.cells:
+        provider = "" if cell.denoiser == NOISY else str(state.plugins.denoisers.provider(cell.denoiser))
+        if cell.denoiser == NOISY:
+            results.append(CellResult.for_cell(cell, seed, "ok", shape="x".join(map(str, clean.shape))))
+            outputs.append(noisy)
+            continue
+        try:
+            den = state.denoiser(cell)
+            rng = cell_rng(cell_seed(seed, cell.denoiser, params_key(cell.param_dict), "denoiser", 0))
+            t0 = time.perf_counter()
+            out = _denoise(den, noisy, cell, rng)
+            seconds = time.perf_counter() - t0
+        except UnavailableError as exc:
+            results.append(CellResult.for_cell(cell, seed, "unavailable", error=str(exc), provider=provider,
+                                               finished_at=_now()))
+            continue
+        except Exception as exc:
+            results.append(CellResult.for_cell(cell, seed, "error", error=_describe(exc), provider=provider,
+                                               finished_at=_now()))
+            continue
+        results.append(CellResult.for_cell(cell, seed, "ok", seconds=seconds, provider=provider,
+                                           shape="x".join(map(str, clean.shape))))
+        outputs.append(out)
+
+    ok = [r for r in results if r.status == "ok"]
+    for name in task.metrics:
+        metric = state.metric(name)
+        if isinstance(metric, Exception):
+            for r in ok:
+                r.metrics[name] = None
+                r.metric_errors[name] = f"unavailable: {metric}"
+            continue
+        try:
+            values = metric.compute_batch([clean] * len(ok), outputs)
+        except Exception:
+            values = []
+            for r, out in zip(ok, outputs):
+                try:
+                    values.append(metric.compute(clean, out))
+                except Exception as exc:
+                    values.append(None)
+                    r.metric_errors[name] = _describe(exc)
+        for r, v in zip(ok, values):
+            r.metrics[name] = None if v is None else float(v)
+    stamp = _now()
+    for r in results:
+        r.finished_at = stamp
+    return results
