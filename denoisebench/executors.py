@@ -37,16 +37,17 @@ class LocalExecutor:
     task that was in flight for :data:`MAX_CRASHES` crashes becomes error rows, so one bad cell cannot stop a run.
     """
 
-    def __init__(self, jobs: int = 1, disable: tuple[str, ...] = ()):
+    def __init__(self, jobs: int = 1, disable: tuple[str, ...] = (), plugins=None):
         if jobs < 1:
             raise ConfigError(f"--jobs {jobs}: pass a number of worker processes >= 1")
         self.jobs = jobs
         self.disable = tuple(disable)
+        self.plugins = plugins  # used in-process (jobs == 1); worker processes load the entry points
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[CellResult]]:
         if self.jobs == 1:
             for task in tasks:
-                yield run_task(task, self.disable)
+                yield run_task(task, self.disable, self.plugins)
             return
         yield from self._run_pool(list(tasks))
 
@@ -97,9 +98,10 @@ class LocalExecutor:
         pass
 
 
-def make_executor(name: str, *, jobs: int = 1, disable: tuple[str, ...] = (), **options):
+def make_executor(name: str, *, jobs: int = 1, disable: tuple[str, ...] = (), plugins=None, **options):
+    """``plugins``: the caller's loaded plugins, reused by in-process execution (local executor, jobs == 1)."""
     if name == "local":
-        return LocalExecutor(jobs, disable)
+        return LocalExecutor(jobs, disable, plugins)
     if name == "dask":
         try:
             from denoisebench.dask_executor import DaskExecutor

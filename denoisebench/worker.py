@@ -21,14 +21,14 @@ from denoisebench.interfaces import params_key
 from denoisebench.results import Cell, CellResult, Task
 from denoisebench.seeding import cell_rng, cell_seed
 
-_STATES: dict[tuple[str, ...], WorkerState] = {}
+_STATES: dict[tuple, WorkerState] = {}
 
 
 class WorkerState:
-    def __init__(self, disable: tuple[str, ...] = ()):
+    def __init__(self, disable: tuple[str, ...] = (), plugins=None):
         from denoisebench.pluginmanager import make_plugins
 
-        self.plugins = make_plugins(disable=set(disable))
+        self.plugins = plugins if plugins is not None else make_plugins(disable=set(disable))
         self._datasets: dict[str, Any] = {}
         self._denoisers: dict[tuple[str, str], Any] = {}
         self._metrics: dict[str, Any] = {}
@@ -74,10 +74,12 @@ class WorkerState:
                 pass
 
 
-def get_state(disable: tuple[str, ...] = ()) -> WorkerState:
-    if disable not in _STATES:
-        _STATES[disable] = WorkerState(disable)
-    return _STATES[disable]
+def get_state(disable: tuple[str, ...] = (), plugins=None) -> WorkerState:
+    """This process's state: built once from the entry points, or around an in-process ``plugins`` object."""
+    key = (disable, id(plugins)) if plugins is not None else (disable, None)
+    if key not in _STATES:
+        _STATES[key] = WorkerState(disable, plugins)
+    return _STATES[key]
 
 
 def _now() -> str:
@@ -107,9 +109,12 @@ def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator) -> np
     return np.clip(out.astype(np.float32, copy=False), 0.0, 1.0)
 
 
-def run_task(task: Task, disable: tuple[str, ...] = ()) -> list[CellResult]:
-    """Run every cell of a task; never raises for a cell's failure (only for a task that cannot start)."""
-    state = get_state(tuple(disable))
+def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[CellResult]:
+    """Run every cell of a task; a cell's failure becomes its result row, never an exception.
+
+    ``plugins`` (in-process runs only) reuses the caller's loaded plugins instead of loading entry points.
+    """
+    state = get_state(tuple(disable), plugins)
     dataset = task.cells[0].dataset
     seed = cell_seed(task.base_seed, dataset, task.image_id, task.noise.key, task.repetition)
     try:

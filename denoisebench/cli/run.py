@@ -76,7 +76,7 @@ def run_command(args) -> int:
     config = config_from_args(args)
     plan = make_plan(config, plugins)
     run_dir = Path(args.output or args.from_run or default_run_dir(config))
-    executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins,
+    executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins, plugins=plugins,
                              **executor_options(args))
     store = open_store(run_dir, config, plugins, plan)
     try:
