@@ -1,0 +1,225 @@
+"""Statistics over stored per-image values: pure functions, no rendering.
+
+Unit of analysis: the image. Every method sees the same noisy image (common random numbers), so comparisons are
+*paired* by image. A test that has fewer than 2 usable paired values returns a :class:`Result` whose ``p`` is NaN
+and whose ``reason`` says why ("n/a"); callers print the reason instead of a number.
+
+References used in tests: ``scipy.stats.ttest_rel``, ``wilcoxon``, ``f_oneway``, ``friedmanchisquare``,
+``t.interval``; ``statsmodels`` ``AnovaRM`` and ``multipletests(method="holm")``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: direction of the built-in metrics (True: higher is better); unknown metrics default to higher-is-better
+LOWER_IS_BETTER = {"mse", "mae", "lpips", "time", "fp", "fn"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """A test result: statistic, p-value, degrees of freedom (text), n used, and a reason when not computed."""
+
+    statistic: float = math.nan
+    p: float = math.nan
+    n: int = 0
+    df: str = ""
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+def na(reason: str, n: int = 0) -> Result:
+    return Result(n=n, reason=reason)
+
+
+def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples need equal lengths; got {a.shape} and {b.shape}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    return a[keep], b[keep]
+
+
+# ------------------------------------------------------------------------------------------ descriptive
+
+
+def mean_std(values) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (ddof=1; NaN for n < 2) and n of the finite values."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan, 0
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, int(v.size)
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and the two-sided ``level`` confidence interval from the t distribution (NaN bounds for n < 2)."""
+    from scipy import stats
+
+    mean, sd, n = mean_std(values)
+    if n < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def cohens_dz(a, b) -> float:
+    """Cohen's d_z for paired samples: mean(a − b) / sd(a − b) (ddof=1); NaN if n < 2 or sd = 0."""
+    a, b = _paired(a, b)
+    d = a - b
+    if d.size < 2:
+        return math.nan
+    sd = float(d.std(ddof=1))
+    return float(d.mean()) / sd if sd > 0 else math.nan
+
+
+def improvement_percent(after, before, higher_is_better: bool = True) -> np.ndarray:
+    """Per pair: (after − before) / |before| × 100, sign flipped for lower-is-better metrics (positive = better)."""
+    after = np.asarray(after, dtype=np.float64)
+    before = np.asarray(before, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = (after - before) / np.abs(before) * 100.0
+    return pct if higher_is_better else -pct
+
+
+def improvement_db(after_mse, before_mse) -> np.ndarray:
+    """Improvement in dB from MSEs: 10·log10(before / after) (= PSNR gain at data range 1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 10.0 * np.log10(np.asarray(before_mse, dtype=np.float64) / np.asarray(after_mse, dtype=np.float64))
+
+
+# ------------------------------------------------------------------------------------------ paired tests
+
+
+def paired_t(a, b) -> Result:
+    """Paired t-test of a vs b (two-sided), = scipy.stats.ttest_rel."""
+    from scipy import stats
+
+    a, b = _paired(a, b)
+    n = a.size
+    if n < 2:
+        return na(f"n/a: {n} paired value(s), need >= 2", n)
+    d = a - b
+    if np.all(d == d[0]):
+        return na("n/a: all paired differences are equal (zero variance)", n)
+    r = stats.ttest_rel(a, b)
+    return Result(float(r.statistic), float(r.pvalue), n, str(n - 1))
+
+
+def wilcoxon(a, b) -> Result:
+    """Wilcoxon signed-rank test of a vs b (two-sided, scipy defaults: zero differences dropped)."""
+    from scipy import stats
+
+    a, b = _paired(a, b)
+    n = a.size
+    if n < 2:
+        return na(f"n/a: {n} paired value(s), need >= 2", n)
+    if np.all(a - b == 0):
+        return na("n/a: all paired differences are zero", n)
+    r = stats.wilcoxon(a, b)
+    return Result(float(r.statistic), float(r.pvalue), n, "")
+
+
+def paired_difference(a, b, level: float = 0.95) -> dict[str, float]:
+    """Mean difference a − b with its t confidence interval, d_z and n (finite pairs only)."""
+    a, b = _paired(a, b)
+    mean, lo, hi = mean_ci(a - b, level)
+    return {"mean_diff": mean, "ci_low": lo, "ci_high": hi, "dz": cohens_dz(a, b), "n": int(a.size)}
+
+
+# ------------------------------------------------------------------------------------------ across methods
+
+
+def _complete_block(matrix) -> tuple[np.ndarray, str]:
+    """Rows = images (blocks), columns = methods; keep rows with every method finite."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2:
+        raise ValueError("need a 2-D array: rows = images, columns = methods")
+    keep = np.all(np.isfinite(m), axis=1)
+    return m[keep], ""
+
+
+def oneway_anova(groups) -> Result:
+    """The paper's one-way ANOVA F across methods (ignores the pairing), = scipy.stats.f_oneway."""
+    from scipy import stats
+
+    groups = [np.asarray(g, dtype=np.float64) for g in groups]
+    groups = [g[np.isfinite(g)] for g in groups]
+    if len(groups) < 2:
+        return na(f"n/a: {len(groups)} method(s), need >= 2")
+    n = sum(g.size for g in groups)
+    if any(g.size < 1 for g in groups) or n - len(groups) < 1:
+        return na("n/a: too few values per method (need >= 1 each and more values than methods)", n)
+    if all(np.all(g == g[0]) for g in groups):
+        return na("n/a: zero variance within every method", n)
+    r = stats.f_oneway(*groups)
+    return Result(float(r.statistic), float(r.pvalue), n, f"{len(groups) - 1}, {n - len(groups)}")
+
+
+def rm_anova(matrix) -> Result:
+    """Repeated-measures ANOVA (images = subjects, methods = within factor), via statsmodels AnovaRM."""
+    import pandas as pd
+    from statsmodels.stats.anova import AnovaRM
+
+    m, _ = _complete_block(matrix)
+    n, k = m.shape if m.ndim == 2 else (0, 0)
+    if k < 2:
+        return na(f"n/a: {k} method(s), need >= 2", n)
+    if n < 2:
+        return na(f"n/a: {n} image(s) with every method, need >= 2", n)
+    resid = m - m.mean(axis=1, keepdims=True) - m.mean(axis=0, keepdims=True) + m.mean()
+    if np.allclose(resid, 0.0, atol=1e-15 * max(1.0, float(np.abs(m).max()))):
+        return na("n/a: no residual variance (method effects identical on every image)", n)
+    long = pd.DataFrame({"subject": np.repeat(np.arange(n), k), "method": np.tile(np.arange(k), n),
+                         "value": m.ravel()})
+    table = AnovaRM(long, depvar="value", subject="subject", within=["method"]).fit().anova_table
+    row = table.iloc[0]
+    return Result(float(row["F Value"]), float(row["Pr > F"]), n, f"{int(row['Num DF'])}, {int(row['Den DF'])}")
+
+
+def friedman(matrix) -> Result:
+    """Friedman chi-square test across methods, blocks = images, = scipy.stats.friedmanchisquare."""
+    from scipy import stats
+
+    m, _ = _complete_block(matrix)
+    n, k = m.shape
+    if k < 3:
+        return na(f"n/a: {k} method(s), Friedman needs >= 3", n)
+    if n < 2:
+        return na(f"n/a: {n} image(s) with every method, need >= 2", n)
+    if np.all(m == m[:, :1]):
+        return na("n/a: every image ties all methods", n)
+    r = stats.friedmanchisquare(*m.T)
+    return Result(float(r.statistic), float(r.pvalue), n, str(k - 1))
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm step-down adjusted p-values (statsmodels multipletests, method "holm"); NaN entries stay NaN."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    keep = np.isfinite(p)
+    if keep.any():
+        out[keep] = multipletests(p[keep], method="holm")[1]
+    return out
+
+
+def correlation_matrix(frame):
+    """Pearson correlation between columns (metrics) across rows (images), pairwise-complete, sorted columns."""
+    cols = sorted(frame.columns)
+    return frame[cols].astype(float).corr(method="pearson")
+
+
+def fmt_p(p: float) -> str:
+    """Fixed, deterministic p-value text."""
+    if not np.isfinite(p):
+        return "n/a"
+    return "<1e-300" if p == 0 else (f"{p:.2e}" if p < 1e-3 else f"{p:.4f}")
