@@ -97,7 +97,7 @@ def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
                     f"choose one of {', '.join(cls.levels)} or pass parameters like {cls.name}:"
                     + ",".join(f"{k}={v}" for k, v in cls.defaults.items())
                 )
-            specs.append(NoiseSpec.make(cls.name, cls.levels[rest], rest))
+            specs.append(NoiseSpec.make(cls.name, {**cls.defaults, **cls.levels[rest]}, rest))
         else:
             params = {}
             for pair in rest.split(","):
@@ -106,9 +106,11 @@ def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
                     raise ConfigError(f"noise {item!r}: {pair!r} is not key=value; pass e.g. gaussian:sigma=30")
                 params[key.strip()] = _parse_value(value.strip())
             cls(**params)  # validates: one-line ParameterError
-            merged = {**cls.defaults, **params}
+            # 25 and 25.0 are the same sigma: follow the default's type so identical specs get identical keys
+            merged = {k: float(v) if isinstance(cls.defaults.get(k), float) and isinstance(v, int)
+                      and not isinstance(v, bool) else v for k, v in {**cls.defaults, **params}.items()}
             level = next((lv for lv, p in cls.levels.items() if {**cls.defaults, **p} == merged), "")
-            specs.append(NoiseSpec.make(cls.name, merged if not level else cls.levels[level], level))
+            specs.append(NoiseSpec.make(cls.name, merged, level))
     seen, unique = set(), []
     for spec in specs:
         if spec.key not in seen:

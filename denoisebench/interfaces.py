@@ -106,7 +106,8 @@ class NoiseModel:
 
     @classmethod
     def standard_specs(cls) -> list[NoiseSpec]:
-        return [NoiseSpec.make(cls.name, p, level) for level, p in cls.levels.items()]
+        """The standard levels as specs with complete parameters (defaults filled in)."""
+        return [NoiseSpec.make(cls.name, {**cls.defaults, **p}, level) for level, p in cls.levels.items()]
 
 
 # ----------------------------------------------------------------------------------------------- denoiser

@@ -39,8 +39,8 @@ def list_command(args) -> int:
         if args.kind and args.kind != kind:
             continue
         table = Table(title=title, title_justify="left")
-        for col in cols:
-            table.add_column(col, overflow="fold")
+        for i, col in enumerate(cols):
+            table.add_column(col, overflow="fold", no_wrap=i == 0)
         for entry in registry.entries():
             table.add_row(entry.name, str(entry.provider), *[str(x) for x in extra(entry.obj)])
         console.print(table)
@@ -58,8 +58,8 @@ def plugins_command(args) -> int:
     from rich.table import Table
 
     table = Table(title="Plugins", title_justify="left")
-    for col in ("plugin", "distribution", "version", "status", "provides / reason"):
-        table.add_column(col, overflow="fold")
+    for i, col in enumerate(("plugin", "distribution", "version", "status", "provides / reason")):
+        table.add_column(col, overflow="fold", no_wrap=i == 0)
     for st in args.plugins.status.values():
         style = {"ok": "green", "error": "red", "disabled": "yellow"}.get(st.status, "")
         detail = st.reason or "; ".join(f"{k}: {', '.join(v)}" for k, v in st.provides.items())

@@ -1,0 +1,143 @@
+"""Runner: per-cell isolation, common random numbers, crash-safe store and resume."""
+
+import numpy as np
+import pytest
+
+from denoisebench import hookimpl
+from denoisebench.config import Config
+from denoisebench.errors import StoreError
+from denoisebench.executors import LocalExecutor
+from denoisebench.interfaces import Denoiser
+from denoisebench.pluginmanager import make_plugins
+from denoisebench.runner import execute, make_plan, open_store, pending_count
+
+
+class Identity(Denoiser):
+    name = "identity"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return noisy.copy()
+
+
+class Boom(Denoiser):
+    name = "boom"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        raise RuntimeError("exploded on purpose")
+
+
+class BadShape(Denoiser):
+    name = "badshape"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return noisy[:-1]
+
+
+class Nan(Denoiser):
+    name = "nanout"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return np.full_like(noisy, np.nan)
+
+
+class Mutator(Denoiser):
+    name = "mutator"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        noisy[:] = 0.5  # misbehaves: must not affect the other cells
+        return noisy
+
+
+class TestPlugin:
+    @hookimpl
+    def denoisebench_register_denoisers(self, registry):
+        for cls in (Identity, Boom, BadShape, Nan, Mutator):
+            registry.add(cls)
+
+
+@pytest.fixture(scope="module")
+def plugins():
+    return make_plugins(extra_plugins=[("testplugin", TestPlugin())])
+
+
+def config(**kw):
+    base = dict(denoisers=("mutator", "identity", "boom", "badshape", "nanout", "median"),
+                noise=("gaussian:25", "salt_pepper:30%"), metrics=("psnr", "mse"), max_images=2)
+    return Config(**{**base, **kw})
+
+
+def run(plugins, cfg, run_dir, executor=None):
+    plan = make_plan(cfg, plugins)
+    store = open_store(run_dir, cfg, plugins, plan)
+    counts = execute(plan, store, executor or LocalExecutor(1, plugins=plugins), plugins)
+    return plan, store, counts
+
+
+def test_failures_become_error_rows_and_other_cells_go_on(plugins, tmp_path):
+    plan, store, counts = run(plugins, config(), tmp_path / "run")
+    cells = store.cells()
+    assert len(cells) == plan.n_cells == 2 * 2 * 7
+    by = cells.set_index(["denoiser", "image_id", "noise_key"])
+    status = cells.groupby("denoiser")["status"].unique().map(list).to_dict()
+    assert status == {"badshape": ["error"], "boom": ["error"], "identity": ["ok"], "median": ["ok"],
+                      "mutator": ["ok"], "nanout": ["error"], "noisy": ["ok"]}
+    errors = cells[cells.status == "error"].groupby("denoiser")["error"].first()
+    assert "exploded on purpose" in errors["boom"]
+    assert "must keep the shape" in errors["badshape"]
+    assert "NaN" in errors["nanout"]
+    # common random numbers: the identity denoiser sees exactly the noisy image every other row saw,
+    # even though the mutator ran first and wrote into its input
+    for key in by.loc["noisy"].index:
+        assert by.loc[("identity", *key), "psnr"] == by.loc[("noisy", *key), "psnr"]
+        assert by.loc[("median", *key), "psnr"] > by.loc[("noisy", *key), "psnr"]
+    assert counts == {"ok": 16, "error": 12}
+    store.close()
+
+
+class StopAfter(LocalExecutor):
+    """Simulates a run killed after ``n`` tasks: the generator stops with an exception mid-run."""
+
+    def __init__(self, n, plugins):
+        super().__init__(1, plugins=plugins)
+        self.n = n
+
+    def run(self, tasks):
+        for i, results in enumerate(super().run(tasks)):
+            if i == self.n:
+                raise KeyboardInterrupt
+            yield results
+
+
+def test_interrupted_run_resumes_to_the_same_results(plugins, tmp_path):
+    cfg = config(denoisers=("identity", "median", "boom"))
+    _, whole, _ = run(plugins, cfg, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        run(plugins, cfg, tmp_path / "resumed", StopAfter(2, plugins))
+    plan = make_plan(cfg, plugins)
+    store = open_store(tmp_path / "resumed", cfg, plugins, plan)
+    done_before = store.count("ok")
+    assert done_before == 2 * 3  # two tasks × (noisy, identity, median)
+    # failed cells are never cached as done: the 'boom' cells of the finished tasks are pending again
+    assert pending_count(plan, store) == plan.n_cells - done_before
+    counts = execute(plan, store, LocalExecutor(1, plugins=plugins), plugins)
+    assert counts["ok"] == plan.n_cells - 4 - done_before and counts["error"] == 4
+    cols = ["key", "status", "psnr", "mse"]
+    a = whole.cells()[cols].sort_values("key").reset_index(drop=True)
+    b = store.cells()[cols].sort_values("key").reset_index(drop=True)
+    assert a.equals(b)
+
+
+def test_existing_run_dir_with_other_options_is_refused(plugins, tmp_path):
+    run(plugins, config(denoisers=("identity",)), tmp_path / "r")[1].close()
+    cfg = config(denoisers=("identity",), seed=7)
+    with pytest.raises(StoreError, match=r"different options \(seed\)"):
+        open_store(tmp_path / "r", cfg, plugins, make_plan(cfg, plugins))
+
+
+def test_two_worker_processes_give_the_same_values(tmp_path):
+    plugins = make_plugins()
+    cfg = Config(denoisers=("median", "wiener"), noise=("gaussian:25",), metrics=("psnr",), max_images=2)
+    _, one, _ = run(plugins, cfg, tmp_path / "one")
+    _, two, _ = run(plugins, cfg, tmp_path / "two", LocalExecutor(2))
+    cols = ["key", "status", "psnr"]
+    assert one.cells()[cols].equals(two.cells()[cols])
