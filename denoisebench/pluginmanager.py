@@ -97,6 +97,7 @@ def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_
             dist = ep.dist.name if ep.dist else ""
             version = ep.dist.version if ep.dist else ""
             candidates.append((PluginStatus(ep.name, dist, version, ep.value), ep))
+    from_entry_points = {id(source) for _, source in candidates}
     for name, obj in extra_plugins or []:
         candidates.append((PluginStatus(name, module=getattr(obj, "__name__", repr(obj))), obj))
 
@@ -110,7 +111,9 @@ def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_
             st.status, st.reason = "disabled", "disabled by --disable-plugin / " + DISABLE_ENV
             continue
         try:
-            obj = source.load() if isinstance(source, md.EntryPoint) else source
+            # not isinstance(source, md.EntryPoint): once anything imports the importlib_metadata backport
+            # (dask does), entry_points() returns importlib_metadata.EntryPoint objects
+            obj = source.load() if id(source) in from_entry_points else source
             pm.register(obj, name=st.name)
         except Exception as exc:
             st.status, st.reason = "error", f"failed to load: {type(exc).__name__}: {exc}"
