@@ -1,0 +1,169 @@
+"""``denoisebench check PLUGIN_OR_NAME``: run the conformance kit and print a pass/fail table.
+
+PLUGIN_OR_NAME is one of (tried in this order):
+
+- a Python file or importable module holding hook implementations (loaded as an extra plugin): everything it
+  registers is checked — handy while writing a plugin, before it is installed;
+- an installed plugin's entry-point or distribution name (``classical``, ``denoisebench-bm3d``): everything it
+  registers;
+- a component name, optionally with its kind (``median``, ``denoiser:gaussian``, ``noise_model:gaussian``) or,
+  for a dataset, a dataset spec with options (``set12:root=/data``).
+
+Exit status: 0 when every check passes (or fails as declared), 1 when any check fails or the plugin does
+not load, 2 for a bad argument.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from denoisebench.errors import ConfigError
+
+KIND_WORDS = {"denoiser": "denoiser", "denoisers": "denoiser", "noise": "noise_model", "noise_model": "noise_model",
+              "metric": "metric", "metrics": "metric", "dataset": "dataset", "datasets": "dataset"}
+STYLE = {"pass": "green", "fail": "bold red", "xpass": "bold red", "skip": "yellow", "xfail": "yellow"}
+
+
+def add_parser(sub, add_global_options) -> None:
+    p = sub.add_parser("check", help="run the conformance kit on a plugin or a component",
+                       description=__doc__.split("\n\n", 1)[1], formatter_class=_raw())
+    add_global_options(p)
+    p.add_argument("target", metavar="PLUGIN_OR_NAME",
+                   help="plugin (entry-point or distribution name, .py file, module) or component name")
+    p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="option for the datasets checked (e.g. root=/data/sets); repeatable")
+    p.add_argument("--failures-only", action="store_true", help="list only failing checks")
+    p.set_defaults(func=check_command)
+
+
+def _raw():
+    import argparse
+
+    return argparse.RawDescriptionHelpFormatter
+
+
+def _load_module(target: str):
+    """A module named by a .py path or a dotted import path, or None if ``target`` is neither."""
+    path = Path(target).expanduser()
+    if target.endswith(".py"):
+        if not path.is_file():
+            raise ConfigError(f"{target}: no such file; pass the path of a plugin module")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(path.stem, None)
+            raise PluginLoadFailed(f"plugin {path.stem!r}: error: failed to load {target}: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+        return module
+    if "." in target and ":" not in target and "/" not in target:
+        try:
+            return importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            if exc.name and target.startswith(exc.name):
+                return None  # not a module name: try the other interpretations
+            raise PluginLoadFailed(f"plugin {target!r}: error: failed to load: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            raise PluginLoadFailed(f"plugin {target!r}: error: failed to load: {type(exc).__name__}: {exc}") from exc
+    return None
+
+
+class PluginLoadFailed(Exception):
+    """The module given on the command line could not be imported (reported as a failed check run)."""
+
+
+def _component_subjects(plugins, target: str, dataset_options: dict):
+    from denoisebench.datasets import parse_dataset_spec
+    from denoisebench.testing import REGISTRY_KINDS, Subject
+
+    head, sep, rest = target.partition(":")
+    kind = KIND_WORDS.get(head) if sep else None
+    spec = rest if kind else target
+    subjects = []
+    for attr, k in REGISTRY_KINDS.items():
+        if kind and k != kind:
+            continue
+        registry = plugins.registry(attr)
+        name, options = spec, {}
+        if k == "dataset":
+            try:
+                name, options = parse_dataset_spec(spec, registry)
+            except ConfigError:
+                continue
+            options = {**{key: v for key, v in dataset_options.items()
+                          if key in (getattr(registry.get(name), "defaults", {}) or {})}, **options}
+        if name in registry:
+            subjects.append(Subject(registry.get(name), k, options, plugins))
+    return subjects
+
+
+def check_command(args) -> int:
+    from denoisebench.datasets import parse_value
+    from denoisebench.pluginmanager import make_plugins
+    from denoisebench.testing import plugin_subjects, run_checks
+
+    dataset_options = {}
+    for item in args.dataset_option:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--dataset-option {item!r}: pass KEY=VALUE, e.g. root=/data/sets")
+        dataset_options[key.strip()] = parse_value(value)
+
+    plugins, target = args.plugins, args.target
+    try:
+        module = _load_module(target)
+    except PluginLoadFailed as exc:
+        print(exc)
+        return 1
+    plugin_name = None
+    if module is not None:
+        plugin_name = module.__name__.rsplit(".", 1)[-1]
+        plugins = make_plugins(extra_plugins=[(plugin_name, module)], disable=set(args.disable_plugin))
+    elif target in plugins.status or target in {s.distribution for s in plugins.status.values()}:
+        plugin_name = target
+
+    if plugin_name is not None:
+        bad = [s for s in plugins.status.values() if plugin_name in (s.name, s.distribution) and s.status != "ok"]
+        if bad:
+            for st in bad:
+                print(f"plugin {st.name!r}: {st.status}: {st.reason}")
+            return 1
+        subjects = plugin_subjects(plugins, plugin_name, dataset_options)
+        if not subjects:
+            print(f"plugin {plugin_name!r} registered nothing to check")
+            return 1
+    else:
+        subjects = _component_subjects(plugins, target, dataset_options)
+        if not subjects:
+            names = sorted({s.name for s in plugins.status.values()})
+            raise ConfigError(f"{target!r} is neither a plugin ({', '.join(names)}), a .py file or module, nor a "
+                              f"registered denoiser, noise model, metric or dataset; see `denoisebench list`")
+
+    results = run_checks(subjects, plugins=plugins)
+    _print(results, args.failures_only)
+    return 1 if any(r.failed for r in results) else 0
+
+
+def _print(results, failures_only: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Conformance checks", title_justify="left")
+    for col in ("component", "check", "result", "detail"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        if failures_only and not r.failed:
+            continue
+        table.add_row(r.subject, r.check, f"[{STYLE[r.status]}]{r.status.upper()}[/]", r.detail)
+    console = Console()
+    console.print(table)
+    counts = {s: sum(r.status == s for r in results) for s in STYLE}
+    failed = counts["fail"] + counts["xpass"]
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    verdict = "[bold red]FAILED[/]" if failed else "[bold green]PASSED[/]"
+    console.print(f"{verdict} {summary} ({len({r.subject for r in results})} components)", highlight=False)

@@ -1,0 +1,60 @@
+"""`denoisebench check`: the conformance kit from the command line (pass/fail table, exit status)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from denoisebench.cli import main
+
+BROKEN = '''
+import numpy as np
+from denoisebench import hookimpl
+from denoisebench.interfaces import Denoiser
+
+class Sloppy(Denoiser):
+    name = "sloppy"
+    description = "returns float64 and writes to its input"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        noisy -= 0.0
+        return noisy.astype(np.float64)
+
+@hookimpl
+def denoisebench_register_denoisers(registry):
+    registry.add(Sloppy)
+'''
+
+
+def test_check_builtin_plugin_passes(capsys):
+    assert main(["check", "classical"]) == 0
+    out = capsys.readouterr().out
+    assert "denoiser:median" in out and "PASSED" in out and "FAIL " not in out
+
+
+def test_check_component_by_kind_and_name(capsys):
+    assert main(["check", "noise_model:gaussian"]) == 0
+    out = capsys.readouterr().out
+    assert "noise_model:gaussian" in out and "denoiser:gaussian" not in out
+
+
+def test_check_broken_plugin_file_fails(tmp_path, capsys):
+    path = tmp_path / "sloppy_plugin.py"
+    path.write_text(textwrap.dedent(BROKEN))
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "shape_and_dtype" in out and "FAIL" in out and "FAILED" in out
+    assert "read-only" in out
+
+
+def test_check_unknown_name_is_one_line_error(capsys):
+    assert main(["check", "no_such_thing"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("denoisebench: error: 'no_such_thing' is neither a plugin") and "\n" not in err
+
+
+def test_check_plugin_that_fails_to_load(tmp_path, capsys):
+    path = tmp_path / "bad_import.py"
+    path.write_text("import no_such_module_xyz\n")
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "plugin 'bad_import': error: failed to load" in out and "no_such_module_xyz" in out
