@@ -13,7 +13,7 @@ import sys
 from denoisebench import __version__
 from denoisebench.errors import DenoiseBenchError
 
-BUILTIN_COMMANDS = ("run", "report", "listing", "check")
+BUILTIN_COMMANDS = ("run", "report", "listing", "check", "compare", "baseline")
 
 
 def _preparse(argv: list[str]) -> argparse.Namespace:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from denoisebench.config import Config
+from denoisebench.config import Config, split_list
 from denoisebench.errors import ConfigError, StoreError
 
 
@@ -33,12 +33,22 @@ def add_parser(sub, add_global_options) -> None:
                    help="run directory (default reports/run-<dataset>-<hash of the options>; an existing one "
                         "with the same options is resumed)")
     p.add_argument("--from", dest="from_run", metavar="RUN_DIR",
-                   help="re-run (resume) the configuration stored in RUN_DIR")
+                   help="re-run (resume) the configuration stored in RUN_DIR, or re-run a baseline file's "
+                        "configuration into --output")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
+    p.add_argument("--quick", action="store_true",
+                   help="CI profile: 4 embedded images cropped to 128x128, one level per noise type (see "
+                        "denoisebench.profiles); explicit options override it")
     p.set_defaults(func=run_command)
 
 
 def config_from_args(args) -> Config:
+    if args.from_run and Path(args.from_run).is_file():  # a baseline file: re-run its pinned config elsewhere
+        from denoisebench.baseline import config_from_baseline
+
+        stored = config_from_baseline(args.from_run)
+        args.from_run = None  # the run directory is --output (or the default), never the file
+        return Config.from_dict({**stored, "jobs": args.jobs, "executor": args.executor})
     if args.from_run:
         from denoisebench.store import Store
 
@@ -49,12 +59,23 @@ def config_from_args(args) -> Config:
         return Config.from_dict({**stored, "jobs": args.jobs, "executor": args.executor})
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: pass a number of worker processes >= 1")
-    return Config(
-        datasets=tuple(args.dataset or ("embedded",)), denoisers=tuple(args.denoisers or ()),
-        noise=tuple(args.noise or ()), metrics=tuple(args.metrics or ()), seed=args.seed,
+    config = Config(
+        # split here so `--denoisers a,b` and `--denoisers a --denoisers b` are the same config (same digest)
+        datasets=tuple(args.dataset or ("embedded",)), denoisers=tuple(split_list(args.denoisers)),
+        noise=tuple(split_list(args.noise)), metrics=tuple(split_list(args.metrics)), seed=args.seed,
         repetitions=args.repetitions, clip=not args.no_clip, max_images=args.max_images, params=tuple(args.param),
         jobs=args.jobs, executor=args.executor, disable_plugins=tuple(args.disable_plugin),
     )
+    if args.quick:  # the CI preset (denoisebench.profiles); options given explicitly win
+        from dataclasses import asdict
+
+        from denoisebench.profiles import apply_profile
+
+        explicit = {k for k, given in (("datasets", args.dataset), ("noise", args.noise), ("seed", args.seed),
+                                       ("max_images", args.max_images), ("repetitions", args.repetitions != 1))
+                    if given}
+        config = Config(**apply_profile("quick", asdict(config), explicit))
+    return config
 
 
 def executor_options(args) -> dict:
