@@ -1,0 +1,159 @@
+"""Built-in full-reference metrics: PSNR, SSIM, MSE, MAE and Pearson r (conventions in DESIGN.md).
+
+All take a clean ``reference`` and an ``estimate`` of the same shape (H×W or H×W×3, values in [0, 1], data
+range 1) and compute in float64. Colour: PSNR, MSE, MAE and Pearson pool every channel's pixels; SSIM is the
+mean of the per-channel SSIMs. Per-image values are returned; a dataset value is the mean of per-image values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from denoisebench.errors import ImageError, ParameterError
+from denoisebench.hookspecs import hookimpl
+from denoisebench.images import check_image
+from denoisebench.interfaces import Metric
+
+# SSIM constants (Wang et al. 2004): 11×11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, data range 1.
+SSIM_WIN, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
+SSIM_CROP = (SSIM_WIN - 1) // 2
+
+
+def _pair(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ref, est = np.asarray(reference), np.asarray(estimate)
+    if ref.shape != est.shape:
+        raise ImageError(f"reference shape {ref.shape} != estimate shape {est.shape}; pass images of the same shape")
+    check_image(ref, source="reference")
+    return ref.astype(np.float64, copy=False), est.astype(np.float64, copy=False)
+
+
+def mse(reference: np.ndarray, estimate: np.ndarray) -> float:
+    ref, est = _pair(reference, estimate)
+    return float(np.mean(np.square(ref - est)))
+
+
+def psnr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """10·log10(1/MSE) in dB (data range 1); ``inf`` for identical images."""
+    err = mse(reference, estimate)
+    return math.inf if err == 0 else 10.0 * math.log10(1.0 / err)
+
+
+def ssim(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Mean SSIM with the Wang et al. settings; equals skimage's structural_similarity(gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=1) (channel_axis=-1 for colour).
+
+    Local statistics are Gaussian-weighted means from one cv2.GaussianBlur over the five stacked maps x, y, x²,
+    y², xy in float64; the SSIM map is averaged over the valid region (5-pixel crop), so the border rule does
+    not matter. Images need both sides >= 11.
+    """
+    ref, est = _pair(reference, estimate)
+    if min(ref.shape[:2]) < SSIM_WIN:
+        raise ImageError(f"SSIM needs images of at least {SSIM_WIN}x{SSIM_WIN} pixels; got shape {ref.shape}")
+    if ref.ndim == 3:
+        return float(np.mean([_ssim2d(ref[..., c], est[..., c]) for c in range(ref.shape[2])]))
+    return _ssim2d(ref, est)
+
+
+def _ssim2d(x: np.ndarray, y: np.ndarray) -> float:
+    stack = np.stack([x, y, x * x, y * y, x * y], axis=2)
+    mu = cv2.GaussianBlur(stack, (SSIM_WIN, SSIM_WIN), SSIM_SIGMA, sigmaY=SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
+    c = SSIM_CROP
+    ux, uy, uxx, uyy, uxy = (mu[c:-c, c:-c, i] for i in range(5))
+    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
+    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def mae(reference: np.ndarray, estimate: np.ndarray) -> float:
+    ref, est = _pair(reference, estimate)
+    return float(np.mean(np.abs(ref - est)))
+
+
+def _dot(u: np.ndarray, v: np.ndarray) -> float:
+    # einsum, not np.dot: BLAS threads stall by orders of magnitude when the cores are busy
+    return float(np.einsum("i,i->", u, v))
+
+
+def pearson(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Pearson correlation of the clean and output pixels (the paper's eq. 17), all channels pooled.
+
+    NaN when either image is constant (the correlation is undefined; scipy.stats.pearsonr also gives NaN).
+    """
+    ref, est = _pair(reference, estimate)
+    if ref.min() == ref.max() or est.min() == est.max():
+        return math.nan
+    a = ref.ravel() - ref.mean()
+    b = est.ravel() - est.mean()
+    return max(-1.0, min(1.0, _dot(a, b) / math.sqrt(_dot(a, a) * _dot(b, b))))
+
+
+class _Builtin(Metric):
+    func = staticmethod(mse)
+
+    def __init__(self, **options):
+        if options:
+            raise ParameterError(f"metric {self.name!r}: unknown option {sorted(options)[0]!r}; it takes no options")
+        super().__init__()
+
+    def compute(self, reference, estimate):
+        return self.func(reference, estimate)
+
+
+class PSNR(_Builtin):
+    name = "psnr"
+    description = "peak signal-to-noise ratio"
+    higher_is_better = True
+    unit = "dB"
+    convention = "10*log10(1/MSE), data range 1, colour over all RGB channels; inf for identical images"
+    identity = math.inf
+    func = staticmethod(psnr)
+
+
+class SSIM(_Builtin):
+    name = "ssim"
+    description = "structural similarity (Wang et al. 2004)"
+    higher_is_better = True
+    convention = ("11x11 Gaussian window sigma 1.5, K1=0.01, K2=0.03, population covariance, data range 1, "
+                  "5-pixel valid crop; colour = mean over channels (= skimage gaussian_weights=True)")
+    identity = 1.0
+    func = staticmethod(ssim)
+
+
+class MSE(_Builtin):
+    name = "mse"
+    description = "mean squared error"
+    higher_is_better = False
+    convention = "mean of squared differences, images in [0, 1], colour over all channels"
+    identity = 0.0
+    func = staticmethod(mse)
+
+
+class MAE(_Builtin):
+    name = "mae"
+    description = "mean absolute error"
+    higher_is_better = False
+    convention = "mean of absolute differences, images in [0, 1], colour over all channels"
+    identity = 0.0
+    func = staticmethod(mae)
+
+
+class Pearson(_Builtin):
+    name = "pearson"
+    description = "Pearson correlation between clean and output pixels (paper eq. 17)"
+    higher_is_better = True
+    convention = "Pearson r over all pixels (colour: all channels pooled); NaN if either image is constant"
+    identity = 1.0  # for any non-constant image
+    func = staticmethod(pearson)
+
+
+METRICS = (PSNR, SSIM, MSE, MAE, Pearson)
+
+
+@hookimpl
+def denoisebench_register_metrics(registry):
+    for cls in METRICS:
+        registry.add(cls)

@@ -1,0 +1,128 @@
+"""Built-in metrics against reference implementations (skimage.metrics, numpy, scipy.stats)."""
+
+import functools
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+from skimage import data
+from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+from denoisebench.builtin import metrics as m
+from denoisebench.builtin.classical import Gaussian as GaussianFilter
+from denoisebench.builtin.noise import Gaussian, Poisson, SaltPepper
+from denoisebench.errors import ImageError, ParameterError
+from denoisebench.interfaces import Metric
+from denoisebench.registry import Registry
+from denoisebench.seeding import cell_rng
+
+
+def u8(a):
+    return a.astype(np.float32) / np.float32(255)
+
+
+CLEAN = {
+    "camera": u8(data.camera()[100:228, 150:278]),
+    "coins": u8(data.coins()[:96, :120]),
+    "moon": u8(data.moon()[200:264, 200:300]),
+    "astronaut": u8(data.astronaut()[40:136, 180:276]),
+    "coffee": u8(data.coffee()[100:180, 200:300]),
+}
+
+
+@functools.cache
+def estimates(name):
+    """Noisy and denoised versions of ``CLEAN[name]`` at several levels (gray and colour alike)."""
+    clean = CLEAN[name]
+    out = [Gaussian(sigma=s).apply(clean, cell_rng(s)) for s in (5, 25, 50)]
+    out.append(SaltPepper(amount=0.2).apply(clean, cell_rng(1)))
+    out.append(Poisson(peak=4).apply(clean, cell_rng(2)))
+    out.append(GaussianFilter(sigma=1.0).denoise(out[1]))
+    return out
+
+
+CASES = [(name, i) for name in CLEAN for i in range(6)]
+
+
+def sk_ssim(a, b):
+    return structural_similarity(a.astype(np.float64), b.astype(np.float64), gaussian_weights=True, sigma=1.5,
+                                 use_sample_covariance=False, data_range=1.0,
+                                 channel_axis=-1 if a.ndim == 3 else None)
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_ssim_equals_skimage(name, i):
+    clean = CLEAN[name]
+    est = estimates(name)[i]
+    assert abs(m.ssim(clean, est) - sk_ssim(clean, est)) < 1e-6
+    assert abs(m.ssim(clean.astype(np.float64), est.astype(np.float64)) - sk_ssim(clean, est)) < 1e-6
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_psnr_mse_mae_pearson_equal_references(name, i):
+    clean = CLEAN[name]
+    est = estimates(name)[i]
+    c64, e64 = clean.astype(np.float64), est.astype(np.float64)
+    assert m.psnr(clean, est) == pytest.approx(peak_signal_noise_ratio(c64, e64, data_range=1.0), rel=1e-12)
+    assert m.mse(clean, est) == pytest.approx(mean_squared_error(c64, e64), rel=1e-12)
+    assert m.mae(clean, est) == pytest.approx(np.mean(np.abs(c64 - e64)), rel=1e-12)
+    assert m.pearson(clean, est) == pytest.approx(scipy.stats.pearsonr(c64.ravel(), e64.ravel())[0], abs=1e-12)
+
+
+def test_psnr_known_value():
+    clean = np.full((16, 16), 0.5)
+    assert m.psnr(clean, clean + 0.1) == pytest.approx(20.0)  # MSE 0.01 -> 10*log10(100)
+    assert m.mse(clean, clean + 0.1) == pytest.approx(0.01)
+    assert m.mae(clean, clean - 0.1) == pytest.approx(0.1)
+
+
+def test_colour_ssim_is_mean_over_channels():
+    clean = CLEAN["astronaut"]
+    est = estimates("astronaut")[1]
+    assert m.ssim(clean, est) == pytest.approx(np.mean([m.ssim(clean[..., c], est[..., c]) for c in range(3)]))
+
+
+def test_pearson_constant_images_are_nan_and_sign():
+    flat = np.full((16, 16), 0.4)
+    ramp = np.linspace(0, 1, 256).reshape(16, 16)
+    assert math.isnan(m.pearson(flat, ramp)) and math.isnan(m.pearson(ramp, flat))
+    assert m.pearson(ramp, 1 - ramp) == pytest.approx(-1.0)
+    assert m.pearson(ramp, 0.5 * ramp + 0.2) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("cls", m.METRICS)
+def test_metric_classes_identity_symmetry_direction(cls):
+    metric = cls()
+    clean = CLEAN["camera"]
+    est = estimates("camera")[1]
+    assert metric.compute(clean, clean) == cls.identity
+    if cls.symmetric:
+        assert metric.compute(clean, est) == pytest.approx(metric.compute(est, clean), rel=1e-12)
+    better = estimates("camera")[0]  # sigma 5 is closer to clean than sigma 25
+    s_good, s_bad = metric.compute(clean, better), metric.compute(clean, est)
+    assert (s_good > s_bad) if cls.higher_is_better else (s_good < s_bad)
+    assert cls.convention and cls.name
+
+
+def test_directions():
+    assert {c.name: c.higher_is_better for c in m.METRICS} == {
+        "psnr": True, "ssim": True, "mse": False, "mae": False, "pearson": True}
+
+
+def test_bad_input_one_line():
+    with pytest.raises(ImageError) as info:
+        m.psnr(np.zeros((8, 8)), np.zeros((8, 9)))
+    assert "\n" not in str(info.value) and "(8, 9)" in str(info.value)
+    with pytest.raises(ImageError) as info:
+        m.ssim(np.zeros((8, 40)), np.zeros((8, 40)))
+    assert "\n" not in str(info.value) and "11" in str(info.value)
+    with pytest.raises(ParameterError) as info:
+        m.PSNR(y_channel=True)
+    assert "'y_channel'" in str(info.value)
+
+
+def test_registration_hook():
+    registry = Registry("metric", Metric)
+    m.denoisebench_register_metrics(registry)
+    assert registry.names() == ["psnr", "ssim", "mse", "mae", "pearson"]
