@@ -99,7 +99,7 @@ def improvement_db(after_mse, before_mse) -> np.ndarray:
 
 
 def paired_t(a, b) -> Result:
-    """Paired t-test of a vs b (two-sided), = scipy.stats.ttest_rel."""
+    """Paired t-test of a vs b (two-sided): t = mean(d) / (sd(d)/√n), df = n − 1; = scipy.stats.ttest_rel."""
     from scipy import stats
 
     a, b = _paired(a, b)
@@ -109,8 +109,9 @@ def paired_t(a, b) -> Result:
     d = a - b
     if np.all(d == d[0]):
         return na("n/a: all paired differences are equal (zero variance)", n)
-    r = stats.ttest_rel(a, b)
-    return Result(float(r.statistic), float(r.pvalue), n, str(n - 1))
+    # the textbook formula (identical to scipy.stats.ttest_rel, which tests compare against; ~50x less overhead)
+    t = float(d.mean()) / (float(d.std(ddof=1)) / math.sqrt(n))
+    return Result(t, float(min(1.0, 2.0 * stats.t.sf(abs(t), n - 1))), n, str(n - 1))
 
 
 def wilcoxon(a, b) -> Result:

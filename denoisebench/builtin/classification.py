@@ -113,7 +113,7 @@ class _Classification(Metric):
 def _make(name: str, desc: str, higher: bool, unit: str = "") -> type[Metric]:
     return type(name.upper(), (_Classification,), {
         "name": name, "field": name, "description": desc, "higher_is_better": higher, "unit": unit,
-        "convention": f"{desc}; {RULE}", "__module__": __name__})
+        "convention": RULE, "__module__": __name__})
 
 
 METRICS = (

@@ -8,8 +8,16 @@ def add_parser(sub, add_global_options) -> None:
     add_global_options(p)
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--table", action="append", metavar="KEY",
-                   help="print only this table (e.g. table4, table3_psnr, mean_psnr); repeatable")
+                   help="only this table: a number (1-4) or a key (table1, table1_confusion, table2, table3_psnr, "
+                        "table3_ssim, table4, pairwise, pearson, correlation, mean_psnr, mean_ssim); repeatable")
     p.add_argument("--no-write", action="store_true", help="print only; do not rewrite report.md and CSVs")
+    p.add_argument("--no-figures", action="store_true", help="do not (re)draw the figures")
+    p.add_argument("--no-timing", action="store_true",
+                   help="leave timings out, so the same run renders byte-identical tables")
+    p.add_argument("--reference", default="cnn", metavar="DENOISER",
+                   help="reference denoiser of the pairwise table (default cnn, else the best by PSNR)")
+    p.add_argument("--chosen", default="hybrid", metavar="DENOISER",
+                   help="denoiser of Table 2 (default hybrid, else the best by PSNR)")
     p.set_defaults(func=report_command)
 
 
@@ -23,12 +31,13 @@ def report_command(args) -> int:
     from denoisebench.store import Store
 
     with Store(args.run_dir) as store:
-        report = build_report(store)
+        report = build_report(store, include_timing=not args.no_timing, reference=args.reference,
+                              chosen=args.chosen)
     keys = [t.key for t in report.tables]
     for key in args.table or ():
-        if key not in keys:
+        if not report.select([key]):
             raise ConfigError(f"--table {key!r}: this run has tables {', '.join(keys) or '(none)'}")
     print_report(report, Console(), tables=args.table)
     if not args.no_write:
-        write_report(report, args.run_dir)
+        write_report(report, args.run_dir, figures=not args.no_figures, tables=args.table)
     return 0

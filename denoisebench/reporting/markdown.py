@@ -21,13 +21,17 @@ def markdown_table(table: ReportTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, tables: list[str] | None = None) -> str:
     parts = [f"# {report.title}", "", "## Conventions", ""]
-    parts += [f"- {line}" for line in report.header]
-    for table in report.tables:
+    parts += [f"- {_cell(line)}" for line in report.header]
+    if not report.include_timing:
+        parts.append("- timings omitted from this rendering (they differ between runs)")
+    for table in report.select(tables):
         parts += ["", markdown_table(table)]
+    if report.figures:
+        parts += ["", "## Figures"]
     for fig in report.figures:
-        parts += ["", f"![{fig.caption}]({fig.path})", "", f"_{fig.caption}_"]
+        parts += ["", f"![{fig.key}]({fig.path})", "", f"_{fig.caption}_ (`{fig.path}`)"]
     parts += ["", "## Failed cells", ""]
     parts += [f"- {_cell(line)}" for line in report.failures] or ["None: every cell finished with status ok."]
     return "\n".join(parts) + "\n"

@@ -36,6 +36,24 @@ class Report:
     tables: list[ReportTable] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # failed cells, never silently dropped
+    #: False: no timing numbers anywhere (they differ between runs), so the same store renders byte-identically
+    include_timing: bool = True
+    #: what renderers and figures need from the store (cells frame, config, plan); not rendered itself
+    context: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def select(self, selection: list[str] | None) -> list[ReportTable]:
+        """Tables matching ``selection``: exact keys, ``tableN`` / ``N`` (every table of that number), or prefixes
+        before ``_`` (``table3`` selects ``table3_psnr`` and ``table3_ssim``). None or empty: every table."""
+        if not selection:
+            return list(self.tables)
+        out = []
+        for t in self.tables:
+            for sel in selection:
+                sel = f"table{sel}" if str(sel).isdigit() else str(sel)
+                if t.key == sel or t.key.startswith(sel + "_"):
+                    out.append(t)
+                    break
+        return out
 
     def table(self, key: str) -> ReportTable:
         for t in self.tables:

@@ -1,6 +1,7 @@
-"""Builds the report model from a run's store: header (conventions), Table 4, Table 3, per-setting means.
+"""Builds the report model from a run's store: header (conventions), Tables 1–4, pairwise, correlations.
 
 Every number is computed here from the stored per-image values; nothing is kept from the run in memory.
+Table 1, 2, pairwise and correlation tables live in :mod:`denoisebench.reporting.paper`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,21 @@ import math
 import numpy as np
 import pandas as pd
 
+from denoisebench import stats
 from denoisebench.config import NOISY
+from denoisebench.reporting.data import (
+    IMAGE_KEYS,
+    PAIR_KEYS,
+    denoiser_order,
+    fmt,
+    fmt_ci,
+    fmt_mean_std,
+    has_metric,
+    load_cells,
+    ok_cells,
+    paired_wide,
+    setting_order,
+)
 from denoisebench.reporting.model import Report, ReportTable
 from denoisebench.store import Store
 
@@ -19,139 +34,147 @@ from denoisebench.store import Store
 TABLE4_METRICS = [("psnr", "PSNR (dB)", "{:.2f}", True), ("ssim", "SSIM", "{:.4f}", True),
                   ("mse", "MSE", "{:.5f}", False), ("lpips", "LPIPS", "{:.4f}", False),
                   ("time", "time/image (s)", "{:.4f}", False)]
+STAT_NOTE = ("unit of analysis = image; tests are paired by image (every method sees the same noisy image); "
+             "n/a = fewer than 2 usable paired values or no variance")
 
 
-def setting_label(row) -> str:
-    return f"{row['noise']} {row['noise_level']}" if row["noise_level"] else f"{row['noise']} {row['noise_params']}"
-
-
-def load_cells(store: Store) -> pd.DataFrame:
-    cells = store.cells()
-    if len(cells):
-        cells["setting"] = cells.apply(setting_label, axis=1)
-        cells["time"] = cells["seconds"]
-    return cells
-
-
-def denoiser_order(cells: pd.DataFrame, plan: dict) -> list[str]:
-    names = [NOISY] + [d for d in plan.get("denoisers", []) if d in set(cells["denoiser"])]
-    return names + sorted(set(cells["denoiser"]) - set(names))
-
-
-def setting_order(cells: pd.DataFrame, plan: dict) -> list[str]:
-    labels = plan.get("noise_labels", {})
-    order = [labels[k] for k in plan.get("noise", []) if k in labels]
-    present = list(dict.fromkeys(cells["setting"]))
-    return [s for s in order if s in present] + [s for s in present if s not in order]
-
-
-def fmt_mean_std(values: pd.Series, fmt: str) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "n/a"
-    if len(values) == 1:
-        return fmt.format(values.iloc[0])
-    return f"{fmt.format(values.mean())} ± {fmt.format(values.std(ddof=1))}"
-
-
-def table4(cells: pd.DataFrame, plan: dict) -> ReportTable:
-    ok = cells[cells["status"] == "ok"]
-    metrics = [m for m in TABLE4_METRICS if m[0] in ok.columns and ok[m[0]].notna().any()]
+def table4(cells: pd.DataFrame, plan: dict, include_timing: bool = True) -> ReportTable:
+    ok = ok_cells(cells)
+    metrics = [m for m in TABLE4_METRICS if has_metric(ok, m[0]) and (include_timing or m[0] != "time")]
     names = denoiser_order(ok, plan)
     rows, raw, means = [], [], []
     for name in names:
         sub = ok[ok["denoiser"] == name]
-        rows.append([name, str(len(sub))]
-                    + [fmt_mean_std(sub[m], f) if not (m == "time" and name == NOISY) else "—"
-                       for m, _, f, _ in metrics])
-        means.append([sub[m].mean() if sub[m].notna().any() else np.nan for m, *_ in metrics])
-        for m, *_ in metrics:
-            v = sub[m].dropna()
-            raw.append({"denoiser": name, "metric": m, "n": len(v), "mean": v.mean() if len(v) else np.nan,
-                        "std": v.std(ddof=1) if len(v) > 1 else np.nan})
+        row, mrow = [name, str(len(sub))], []
+        for m, _, spec, _ in metrics:
+            if m == "time" and name == NOISY:
+                row.append("—")
+                mrow.append(math.nan)
+                continue
+            per_image = sub.groupby(IMAGE_KEYS)[m].mean().dropna()
+            mean, lo, hi = stats.mean_ci(per_image)
+            sd = sub[m].std(ddof=1) if sub[m].notna().sum() > 1 else math.nan
+            row.append(f"{fmt_mean_std(sub[m], spec)} {fmt_ci(lo, hi, spec)}")
+            mrow.append(sub[m].mean() if sub[m].notna().any() else math.nan)
+            raw.append({"denoiser": name, "metric": m, "cells": int(sub[m].notna().sum()), "mean": mrow[-1],
+                        "std": sd, "images": len(per_image), "ci_low": lo, "ci_high": hi})
+        rows.append(row)
+        means.append(mrow)
     best = set()
     for j, (_m, _, _, higher) in enumerate(metrics):
         col = [(means[i][j], i) for i, n in enumerate(names) if n != NOISY and not math.isnan(means[i][j])]
         if col:
             best.add(((max if higher else min)(col)[1], j + 2))
     return ReportTable(
-        "table4", "Table 4 — overall comparison (mean ± std over all images and noise settings)",
+        "table4", "Table 4 — overall comparison (mean ± std over cells [95 % CI over images])",
         ["denoiser", "cells"] + [label for _, label, _, _ in metrics], rows, pd.DataFrame(raw),
-        notes=["best value per column in bold (noisy input excluded); time = denoiser wall time per image"],
+        notes=["best mean per column in bold (noisy input excluded); std over all cells (images × settings); "
+               "95 % CI: t interval over per-image means (unit = image)"
+               + ("; time = denoiser wall time per image" if include_timing else "; timings omitted")],
         best=best,
     )
 
 
 def improvements(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per image and setting: each denoiser's metric vs the noisy input of the same cell (common random numbers)."""
-    ok = cells[(cells["status"] == "ok") & cells[metric].notna()]
-    keys = ["dataset", "image_id", "noise_key", "repetition"]
-    before = ok[ok["denoiser"] == NOISY][keys + [metric]].rename(columns={metric: "before"})
-    after = ok[ok["denoiser"] != NOISY][keys + ["setting", "denoiser", metric]].rename(columns={metric: "after"})
-    pairs = after.merge(before, on=keys, how="inner")
+    ok = ok_cells(cells)
+    ok = ok[ok[metric].notna()]
+    before = ok[ok["denoiser"] == NOISY][PAIR_KEYS + [metric]].rename(columns={metric: "before"})
+    after = ok[ok["denoiser"] != NOISY][PAIR_KEYS + ["noise", "setting", "denoiser", metric]]
+    pairs = after.rename(columns={metric: "after"}).merge(before, on=PAIR_KEYS, how="inner")
     pairs["delta"] = pairs["after"] - pairs["before"]
-    pairs["percent"] = pairs["delta"] / pairs["before"] * 100.0
-    return pairs
+    pairs["percent"] = stats.improvement_percent(pairs["after"], pairs["before"], metric not in stats.LOWER_IS_BETTER)
+    return pairs.sort_values(PAIR_KEYS + ["denoiser"], kind="mergesort").reset_index(drop=True)
+
+
+def _test_text(r: stats.Result, stat: str = "{:.2f}") -> str:
+    return r.reason if not r.ok else f"{stat.format(r.statistic)} (p={stats.fmt_p(r.p)})"
 
 
 def table3(cells: pd.DataFrame, plan: dict, metric: str = "psnr") -> ReportTable:
     pairs = improvements(cells, metric)
-    names = [d for d in denoiser_order(cells, plan) if d != NOISY]
-    settings = setting_order(cells, plan)
+    names = [d for d in denoiser_order(ok_cells(cells), plan) if d != NOISY]
     rows, raw = [], []
     unit = " dB" if metric == "psnr" else ""
-    for setting in settings:
+    for setting in setting_order(cells, plan):
         row = [setting]
         for name in names:
             sub = pairs[(pairs["setting"] == setting) & (pairs["denoiser"] == name)]
             if sub.empty:
                 row.append("n/a")
                 continue
+            mean, lo, hi = stats.mean_ci(sub["percent"])
             row.append(f"{sub['percent'].mean():+.1f}% ({sub['delta'].mean():+.2f}{unit})")
-            raw.append({"setting": setting, "denoiser": name, "n": len(sub), "percent_mean": sub["percent"].mean(),
-                        "delta_mean": sub["delta"].mean(), "before_mean": sub["before"].mean(),
-                        "after_mean": sub["after"].mean()})
+            raw.append({"setting": setting, "denoiser": name, "n": len(sub), "percent_mean": mean,
+                        "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": sub["delta"].mean(),
+                        "before_mean": sub["before"].mean(), "after_mean": sub["after"].mean()})
+        wide = paired_wide(cells[cells["setting"] == setting], metric)
+        cols = [n for n in names if n in wide.columns]
+        matrix = wide[cols].to_numpy() if cols else np.empty((0, 0))
+        tests = {"anova": stats.oneway_anova([wide[c].dropna() for c in cols]),
+                 "rm_anova": stats.rm_anova(matrix) if cols else stats.na("n/a: no denoiser"),
+                 "friedman": stats.friedman(matrix) if cols else stats.na("n/a: no denoiser")}
+        row += [_test_text(tests["anova"]), _test_text(tests["rm_anova"]), _test_text(tests["friedman"])]
+        for test, r in tests.items():
+            raw.append({"setting": setting, "denoiser": f"[{test}]", "n": r.n, "statistic": r.statistic,
+                        "p": r.p, "df": r.df, "reason": r.reason})
+        rows.append(row)
     return ReportTable(
         f"table3_{metric}", f"Table 3 — {metric.upper()} improvement over the noisy input, per noise setting",
-        ["noise setting"] + names, rows, pd.DataFrame(raw),
-        notes=[f"% = mean over images of (out − noisy) / noisy × 100; in brackets the mean {metric.upper()} "
-               f"difference{unit}; pairs are the same image with the same noise"],
+        ["noise setting"] + names + ["one-way ANOVA F", "RM-ANOVA F", "Friedman χ²"], rows, pd.DataFrame(raw),
+        notes=[f"% = mean over images of (out − noisy) / |noisy| × 100 (sign flipped when lower is better); in "
+               f"brackets the mean {metric.upper()} difference{unit}. Tests across the denoisers' per-image "
+               f"{metric.upper()}: one-way ANOVA (the paper's; ignores the pairing), repeated-measures ANOVA "
+               "(statsmodels AnovaRM, images = subjects) and Friedman (scipy) respect it; uncorrected p",
+               STAT_NOTE],
     )
 
 
-def per_setting(cells: pd.DataFrame, plan: dict, metric: str, fmt: str) -> ReportTable:
-    ok = cells[(cells["status"] == "ok")]
+def per_setting(cells: pd.DataFrame, plan: dict, metric: str, spec: str, key: str | None = None,
+                title: str | None = None) -> ReportTable:
+    ok = ok_cells(cells)
     names = denoiser_order(ok, plan)
     settings = setting_order(ok, plan)
     grid = ok.groupby(["setting", "denoiser"])[metric].mean()
+    higher = metric not in stats.LOWER_IS_BETTER
     rows, best = [], set()
     for i, setting in enumerate(settings):
         vals = [grid.get((setting, n), np.nan) for n in names]
-        rows.append([setting] + [fmt.format(v) if not math.isnan(v) else "n/a" for v in vals])
-        cand = [(v, j) for j, (v, n) in enumerate(zip(vals, names)) if n != NOISY and not math.isnan(v)]
+        rows.append([setting] + [fmt(v, spec) for v in vals])
+        cand = [(v if higher else -v, j) for j, (v, n) in enumerate(zip(vals, names)) if n != NOISY and np.isfinite(v)]
         if cand:
             best.add((i, max(cand)[1] + 1))
     raw = grid.reset_index().rename(columns={metric: f"{metric}_mean"})
-    return ReportTable(f"mean_{metric}", f"Mean {metric.upper()} per noise setting", ["noise setting"] + names,
-                       rows, raw, notes=["best denoiser per setting in bold"], best=best)
+    return ReportTable(key or f"mean_{metric}", title or f"Mean {metric.upper()} per noise setting",
+                       ["noise setting"] + names, rows, raw, notes=["best denoiser per setting in bold"], best=best)
 
 
-def header_lines(store: Store, cells: pd.DataFrame) -> list[str]:
+def header_lines(store: Store, cells: pd.DataFrame, notes: list[str]) -> list[str]:
     config = store.get_meta("config", {})
     conv = store.get_meta("conventions", {})
     prov = (store.get_meta("provenance") or [{}])[-1]
+    n_bad = int((cells["status"] != "ok").sum()) if len(cells) else 0
     lines = [
-        f"datasets: {', '.join(config.get('datasets', []))}; images: {cells['image_id'].nunique() if len(cells) else 0};"
-        f" seed: {config.get('seed')}; repetitions: {config.get('repetitions')}",
+        f"datasets: {', '.join(config.get('datasets', []))}; images: "
+        f"{cells[IMAGE_KEYS].drop_duplicates().shape[0] if len(cells) else 0}; seed: {config.get('seed')}; "
+        f"repetitions: {config.get('repetitions')}; cells: {len(cells)}, failed or not ok: {n_bad}",
         f"denoisebench {prov.get('denoisebench', '?')}, Python {prov.get('python', '?')}, {prov.get('platform', '?')}",
         f"unit of analysis: {conv.get('unit', 'image')}; {conv.get('aggregation', '')}",
+        "pairing: every denoiser sees the same noisy image (common random numbers), so tests are paired by image; "
+        "across noise settings an image's values are averaged first",
+        "correction: Holm (statsmodels multipletests) over each table's family of tests where stated; other "
+        "p-values uncorrected",
         f"noise: {conv.get('clip', '')}; {conv.get('seeding', '')}",
         f"outputs: {conv.get('outputs', '')}",
+        *notes,
     ]
     for name, text in sorted(conv.get("noise", {}).items()):
         lines.append(f"noise {name}: {text}")
+    by_text: dict[str, list[str]] = {}
     for name, text in sorted(conv.get("metrics", {}).items()):
-        lines.append(f"metric {name}: {text}")
+        by_text.setdefault(text, []).append(name)
+    for text, names in sorted(by_text.items(), key=lambda kv: kv[1]):
+        lines.append(f"metric{'s' if len(names) > 1 else ''} {', '.join(names)}: {text}")
     return lines
 
 
@@ -160,23 +183,49 @@ def failure_lines(cells: pd.DataFrame) -> list[str]:
     out = [f"{r.status}: {r.denoiser} on {r.dataset}/{r.image_id}, {r.setting}: {r.error}" for r in bad.itertuples()]
     if len(cells):
         for r in cells[cells["metric_errors"].fillna("{}") != "{}"].drop_duplicates("denoiser").itertuples():
-            for metric, err in json.loads(r.metric_errors).items():
+            for metric, err in sorted(json.loads(r.metric_errors).items()):
                 out.append(f"metric {metric} missing ({r.denoiser}, and possibly other cells): {err}")
     return out
 
 
-def build_report(store: Store, title: str | None = None) -> Report:
+def build_report(store: Store, title: str | None = None, *, include_timing: bool = True,
+                 reference: str = "cnn", chosen: str = "hybrid") -> Report:
+    """The report of a run. ``reference``: the pairwise comparison's reference denoiser (default cnn, else the
+    best by PSNR); ``chosen``: Table 2's denoiser (default hybrid, else the best by PSNR)."""
+    from denoisebench.reporting import paper
+
     cells = load_cells(store)
     plan = store.get_meta("plan", {})
-    report = Report(title or f"denoisebench report — {store.run_dir.name}")
-    report.header = header_lines(store, cells)
+    report = Report(title or f"denoisebench report — {store.run_dir.name}", include_timing=include_timing)
+    report.context = {"cells": cells, "plan": plan, "config": store.get_meta("config", {}),
+                      "conventions": store.get_meta("conventions", {})}
     report.failures = failure_lines(cells)
-    if not len(cells) or not (cells["status"] == "ok").any():
-        return report
-    report.tables.append(table4(cells, plan))
-    if "psnr" in cells.columns:
-        report.tables.append(table3(cells, plan, "psnr"))
-        report.tables.append(per_setting(cells, plan, "psnr", "{:.2f}"))
-    if "ssim" in cells.columns:
-        report.tables.append(per_setting(cells, plan, "ssim", "{:.4f}"))
+    notes: list[str] = []
+    if len(cells) and (cells["status"] == "ok").any():
+        t1 = paper.table1(cells, plan)
+        if t1 is not None:
+            report.tables += [t1, paper.confusion_table(cells, plan)]
+        if has_metric(cells, "psnr"):
+            t2, why = paper.table2(cells, plan, chosen)
+            notes.append(f"Table 2 denoiser: {why}")
+            report.tables.append(t2)
+            report.tables.append(table3(cells, plan, "psnr"))
+        if has_metric(cells, "ssim"):
+            report.tables.append(table3(cells, plan, "ssim"))
+        report.tables.append(table4(cells, plan, include_timing))
+        if has_metric(cells, "psnr"):
+            pw, why = paper.pairwise(cells, plan, reference)
+            notes.append(f"pairwise reference denoiser: {why}")
+            report.tables.append(pw)
+        if has_metric(cells, "pearson"):
+            report.tables.append(per_setting(cells, plan, "pearson", "{:.4f}", "pearson",
+                                             "Pearson r between clean and output pixels (paper eq. 17), mean per "
+                                             "noise setting"))
+        corr = paper.correlation_table(cells)
+        if corr is not None:
+            report.tables.append(corr)
+        for metric, spec in (("psnr", "{:.2f}"), ("ssim", "{:.4f}")):
+            if has_metric(cells, metric):
+                report.tables.append(per_setting(cells, plan, metric, spec))
+    report.header = header_lines(store, cells, notes)
     return report

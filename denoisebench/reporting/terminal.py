@@ -25,9 +25,7 @@ def print_report(report: Report, console=None, *, tables: list[str] | None = Non
         console.rule(report.title)
         for line in report.header[:5]:
             console.print(f"[dim]{line}[/]", highlight=False)
-    for table in report.tables:
-        if tables and table.key not in tables:
-            continue
+    for table in report.select(tables):
         console.print()
         console.print(rich_table(table))
     if report.failures:

@@ -1,0 +1,168 @@
+"""The paper's Table 1 (thresholded classification) and Table 2 (before/after), the pairwise comparison against a
+reference denoiser, and the per-metric correlation matrix. Unit of analysis = image: across noise settings an
+image's values are averaged first, so every test has one paired value per image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from denoisebench import stats
+from denoisebench.config import NOISY
+from denoisebench.reporting.data import (
+    COUNTS,
+    IMAGE_KEYS,
+    denoiser_order,
+    fmt,
+    fmt_ci,
+    has_metric,
+    higher_is_better,
+    noise_type_order,
+    ok_cells,
+    paired_wide,
+    reference_denoiser,
+    setting_order,
+)
+from denoisebench.reporting.model import ReportTable
+
+CLASSIFICATION = [("accuracy", "accuracy"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
+                  ("roc_auc", "ROC-AUC")]
+BEFORE_AFTER = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("mse", "MSE", "{:.5f}"),
+                ("lpips", "LPIPS", "{:.4f}")]
+CORR_SKIP = set(COUNTS) | {"time"}
+
+
+def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1") -> ReportTable | None:
+    metrics = [(m, label) for m, label in CLASSIFICATION if has_metric(cells, m)]
+    if not metrics:
+        return None
+    ok = ok_cells(cells)
+    names = denoiser_order(ok, plan)
+    wide = paired_wide(cells, test_metric, IMAGE_KEYS) if has_metric(cells, test_metric) else pd.DataFrame()
+    rows, raw, best, means = [], [], set(), {}
+    for i, name in enumerate(names):
+        sub = ok[ok["denoiser"] == name]
+        row = [name]
+        for m, _ in metrics:
+            means[(i, m)] = sub[m].mean() if sub[m].notna().any() else math.nan
+            row.append(fmt(means[(i, m)], "{:.4f}"))
+        t = f = stats.na("n/a: the noisy input itself")
+        if name != NOISY and NOISY in wide.columns and name in wide.columns:
+            t = stats.paired_t(wide[name], wide[NOISY])
+            f = stats.oneway_anova([wide[name].dropna(), wide[NOISY].dropna()])
+        row += [stats.fmt_p(t.p) if t.ok else "n/a", fmt(f.statistic, "{:.2f}") if f.ok else "n/a"]
+        rows.append(row)
+        raw.append({"denoiser": name, **{m: means[(i, m)] for m, _ in metrics}, "n_images": t.n,
+                    "t": t.statistic, "p_t": t.p, "F": f.statistic, "p_F": f.p, "reason": t.reason or f.reason})
+    for j, (m, _) in enumerate(metrics):
+        cand = [(means[(i, m)], i) for i, n in enumerate(names) if n != NOISY and np.isfinite(means[(i, m)])]
+        if cand:
+            best.add((max(cand)[1], j + 1))
+    return ReportTable(
+        "table1", "Table 1 — thresholded pixel classification (mean over images and noise settings)",
+        ["denoiser"] + [label for _, label in metrics] + [f"p (t vs noisy, {test_metric})",
+                                                          f"F (vs noisy, {test_metric})"],
+        rows, pd.DataFrame(raw), best=best,
+        notes=["threshold rule: ground truth = clean > t, prediction = output > t, t = Otsu threshold of the clean "
+               "image; ROC-AUC scores = output intensities; NaN values (undefined precision) are skipped",
+               f"paired t-test and the paper's one-way F (2 groups) on per-image {test_metric} (mean over settings) "
+               "vs the noisy input; uncorrected; best per column in bold"])
+
+
+def confusion_table(cells: pd.DataFrame, plan: dict) -> ReportTable:
+    ok = ok_cells(cells)
+    names = denoiser_order(ok, plan)
+    rows, raw = [], []
+    for name in names:
+        sub = ok[ok["denoiser"] == name]
+        c = {k: int(sub[k].sum()) if k in sub.columns else 0 for k in COUNTS}
+        pos, neg = c["tp"] + c["fn"], c["tn"] + c["fp"]
+        tpr = c["tp"] / pos if pos else math.nan
+        tnr = c["tn"] / neg if neg else math.nan
+        rows.append([name, str(c["tp"]), str(c["fn"]), str(c["fp"]), str(c["tn"]), fmt(tpr, "{:.4f}"),
+                     fmt(tnr, "{:.4f}")])
+        raw.append({"denoiser": name, **c, "tpr": tpr, "tnr": tnr})
+    return ReportTable("table1_confusion", "Table 1b — pooled confusion matrix per denoiser (pixels, all cells)",
+                       ["denoiser", "TP", "FN", "FP", "TN", "TPR", "TNR"], rows, pd.DataFrame(raw),
+                       notes=["positive = pixel above the threshold in the clean image; counts summed over every "
+                              "image and noise setting"])
+
+
+def table2(cells: pd.DataFrame, plan: dict, preferred: str = "hybrid") -> tuple[ReportTable, str]:
+    chosen, why = reference_denoiser(cells, plan, preferred)
+    rows, raw = [], []
+    groups = [("all", cells)] + [(nt, cells[cells["noise"] == nt]) for nt in noise_type_order(cells, plan)]
+    for group, sub in groups:
+        for m, label, spec in BEFORE_AFTER:
+            if not has_metric(sub, m):
+                continue
+            wide = paired_wide(sub, m, IMAGE_KEYS)
+            if NOISY not in wide.columns or chosen not in wide.columns:
+                continue
+            before, after = wide[NOISY], wide[chosen]
+            t, w = stats.paired_t(after, before), stats.wilcoxon(after, before)
+            b, a = before.mean(), after.mean()
+            pct = stats.improvement_percent([a], [b], higher_is_better(m))[0]
+            rows.append([group, label, fmt(b, spec), fmt(a, spec), fmt(a - b, "{:+" + spec[2:]), fmt(pct, "{:+.1f}%"),
+                         stats.fmt_p(t.p) if t.ok else t.reason, stats.fmt_p(w.p) if w.ok else w.reason])
+            raw.append({"noise": group, "metric": m, "n_images": t.n, "before": b, "after": a, "delta": a - b,
+                        "percent": pct, "t": t.statistic, "p_t": t.p, "wilcoxon_W": w.statistic, "p_wilcoxon": w.p})
+    return ReportTable(
+        "table2", f"Table 2 — before / after: noisy input vs {chosen}",
+        ["noise", "metric", "before", "after", "Δ", "Δ %", "p (paired t)", "p (Wilcoxon)"], rows, pd.DataFrame(raw),
+        notes=[f"denoiser: {why}; before = the noisy input; per image the mean over the group's noise settings, "
+               "then the mean over images; % improvement sign-flipped for lower-is-better metrics; uncorrected"],
+    ), why
+
+
+def pairwise(cells: pd.DataFrame, plan: dict, preferred: str = "cnn", metric: str = "psnr"
+             ) -> tuple[ReportTable, str]:
+    ref, why = reference_denoiser(cells, plan, preferred, metric)
+    names = [d for d in denoiser_order(ok_cells(cells), plan) if d not in (NOISY, ref)]
+    groups = [(s, cells[cells["setting"] == s]) for s in setting_order(cells, plan)] + [("all settings", cells)]
+    recs = []
+    for group, sub in groups:
+        wide = paired_wide(sub, metric, IMAGE_KEYS)
+        for name in names:
+            if ref not in wide.columns or name not in wide.columns:
+                continue
+            t = stats.paired_t(wide[name], wide[ref])
+            d = stats.paired_difference(wide[name], wide[ref])
+            w = stats.wilcoxon(wide[name], wide[ref])
+            recs.append({"setting": group, "denoiser": name, "reference": ref, "n_images": d["n"], **d,
+                         "t": t.statistic, "p": t.p, "p_wilcoxon": w.p, "reason": t.reason})
+    raw = pd.DataFrame(recs)
+    if len(raw):
+        raw["p_holm"] = stats.holm(raw["p"])
+    rows = [[r["setting"], r["denoiser"], str(r["n_images"]), fmt(r["mean_diff"], "{:+.3f}"),
+             fmt_ci(r["ci_low"], r["ci_high"], "{:+.3f}"), fmt(r["dz"], "{:+.2f}"), fmt(r["t"], "{:.2f}"),
+             stats.fmt_p(r["p"]), stats.fmt_p(r["p_holm"]), stats.fmt_p(r["p_wilcoxon"])] for r in recs and
+            raw.to_dict("records")]
+    unit = " (dB)" if metric == "psnr" else ""
+    return ReportTable(
+        "pairwise", f"Pairwise — each denoiser vs {ref} ({metric.upper()}, paired by image)",
+        ["noise setting", "denoiser", "n", f"mean diff{unit}", "95 % CI", "d_z", "t", "p", "p (Holm)",
+         "p (Wilcoxon)"], rows, raw,
+        notes=[f"reference: {why}; diff = denoiser − reference; 'all settings' uses each image's mean over the "
+               "settings; Holm correction over the whole table (every row is one test of the family); n/a = fewer "
+               "than 2 pairs or zero variance"],
+    ), why
+
+
+def correlation_table(cells: pd.DataFrame) -> ReportTable | None:
+    ok = ok_cells(cells)
+    ok = ok[ok["denoiser"] != NOISY]
+    known = {"status", "seconds", "repetition", "seed", "clip", "time"}
+    metrics = sorted(c for c in ok.columns if c not in known and c not in CORR_SKIP
+                     and pd.api.types.is_float_dtype(ok[c]) and ok[c].notna().sum() > 2 and ok[c].std() > 0)
+    if len(metrics) < 2:
+        return None
+    cm = stats.correlation_matrix(ok[metrics])
+    rows = [[m] + [fmt(cm.loc[m, c], "{:+.2f}") for c in metrics] for m in metrics]
+    return ReportTable("correlation", "Metric correlation matrix (Pearson r across denoised cells; paper Fig. 7)",
+                       ["metric"] + metrics, rows, cm.reset_index().rename(columns={"metric": "metric", "index": "metric"}),
+                       notes=[f"n = {len(ok)} denoiser outputs (every image × noise setting × denoiser; the noisy "
+                              "input excluded); pairwise-complete"])

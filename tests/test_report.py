@@ -1,0 +1,121 @@
+"""The full report from a small real run: every table, Markdown / CSV / LaTeX files, figures, selection, n/a cases,
+and byte-identical rendering of the same configuration without timings."""
+
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats as ss
+
+from denoisebench.cli import main
+from denoisebench.reporting.files import write_report
+from denoisebench.reporting.markdown import render_markdown
+from denoisebench.reporting.tables import build_report
+from denoisebench.store import Store
+
+METRICS = "psnr,ssim,mse,pearson,accuracy,precision,recall,f1,roc_auc,tp,fp,tn,fn"
+RUN = ["run", "--denoisers", "median,mean,gaussian", "--noise", "gaussian:25,salt_pepper:10%", "--max-images", "3",
+       "--metrics", METRICS, "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "run"
+    assert main([*RUN, "--output", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    with Store(run_dir) as store:
+        return build_report(store)
+
+
+def test_every_table_present(report):
+    keys = [t.key for t in report.tables]
+    for key in ("table1", "table1_confusion", "table2", "table3_psnr", "table3_ssim", "table4", "pairwise",
+                "pearson", "correlation", "mean_psnr", "mean_ssim"):
+        assert key in keys
+    assert [t.key for t in report.select(["3"])] == ["table3_psnr", "table3_ssim"]
+    assert [t.key for t in report.select(["table1"])] == ["table1", "table1_confusion"]
+    header = "\n".join(report.header)
+    for fragment in ("unit of analysis: image", "pairing:", "correction: Holm", "Otsu threshold", "seed: 0",
+                     "failed or not ok: 0", "pairwise reference denoiser: median (best mean PSNR; cnn did not run)"):
+        assert fragment in header
+
+
+def test_numbers_match_an_independent_computation(run_dir, report):
+    with Store(run_dir) as store:
+        cells = store.cells()
+    g25 = cells[cells["noise_key"].str.startswith("gaussian")]
+    wide = g25.pivot_table(index="image_id", columns="denoiser", values="psnr")
+    # Table 3's RM-ANOVA / Friedman for gaussian 25 over the three denoisers
+    raw = report.table("table3_psnr").data
+    fr = raw[(raw["setting"] == "gaussian 25") & (raw["denoiser"] == "[friedman]")].iloc[0]
+    ref = ss.friedmanchisquare(wide["median"], wide["mean"], wide["gaussian"])
+    assert fr["statistic"] == pytest.approx(ref.statistic, rel=1e-10)
+    assert fr["p"] == pytest.approx(ref.pvalue, rel=1e-10)
+    # pairwise: mean vs the reference (median) on gaussian 25, paired t and Holm over the family
+    pw = report.table("pairwise").data
+    row = pw[(pw["setting"] == "gaussian 25") & (pw["denoiser"] == "mean")].iloc[0]
+    t = ss.ttest_rel(wide["mean"], wide["median"])
+    assert row["p"] == pytest.approx(t.pvalue, rel=1e-10)
+    assert row["p_holm"] >= row["p"]
+    assert row["mean_diff"] == pytest.approx((wide["mean"] - wide["median"]).mean(), rel=1e-12)
+    # Table 4 mean PSNR of median = mean over its cells
+    t4 = report.table("table4").data
+    m = t4[(t4["denoiser"] == "median") & (t4["metric"] == "psnr")].iloc[0]
+    assert m["mean"] == pytest.approx(cells.loc[cells["denoiser"] == "median", "psnr"].mean(), rel=1e-12)
+    # Table 1b pooled counts = sum of stored per-cell counts
+    cm = report.table("table1_confusion").data.set_index("denoiser")
+    assert cm.loc["noisy", "tp"] == cells.loc[cells["denoiser"] == "noisy", "tp"].sum()
+
+
+def test_files_written(run_dir, report):
+    written = write_report(report, run_dir)
+    names = {p.relative_to(run_dir).as_posix() for p in written}
+    for key in ("table1", "table2", "table3_psnr", "table4", "pairwise", "correlation"):
+        assert f"tables/{key}.csv" in names and f"tables/{key}.tex" in names
+    for fig in ("visual", "improvement", "psnr_curves", "confusion", "correlation"):
+        path = run_dir / "figures" / f"{fig}.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"figures/{fig}.png" in names
+    md = (run_dir / "report.md").read_text()
+    assert "![visual](figures/visual.png)" in md and "| denoiser |" in md and "Table 2 — before / after" in md
+    tex = (run_dir / "tables" / "table4.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "$\\pm$" in tex and tex.isascii()
+    assert isinstance(pd.read_csv(run_dir / "tables" / "table3_psnr.csv"), pd.DataFrame)
+    assert not [f for f in report.failures if f.startswith("figure")]
+
+
+def test_report_cli_selection(run_dir, capsys):
+    assert main(["report", str(run_dir), "--table", "2", "--no-figures", "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "Table 2" in out and "Table 4" not in out
+    assert main(["report", str(run_dir), "--table", "table9"]) == 2
+
+
+def test_same_config_renders_identically_without_timing(tmp_path, run_dir):
+    other = tmp_path / "again"
+    assert main([*RUN, "--output", str(other)]) == 0
+    texts = []
+    for d in (run_dir, other):
+        with Store(d) as store:
+            rep = build_report(store, title="same", include_timing=False)
+        write_report(rep, tmp_path / d.name, figures=False)
+        texts.append((render_markdown(rep), (tmp_path / d.name / "tables" / "table4.csv").read_bytes(),
+                      (tmp_path / d.name / "tables" / "pairwise.tex").read_bytes()))
+        assert "time/image" not in texts[-1][0]
+    assert texts[0] == texts[1]
+
+
+def test_na_with_one_image(tmp_path):
+    out = tmp_path / "one"
+    assert main(["run", "--denoisers", "median,mean", "--noise", "gaussian:25", "--max-images", "1",
+                 "--metrics", "psnr", "--quiet", "--output", str(out)]) == 0
+    with Store(out) as store:
+        rep = build_report(store)
+    pw = rep.table("pairwise").data
+    assert pw["reason"].str.contains("need >= 2").all() and pw["p"].map(math.isnan).all()
+    md = render_markdown(rep)
+    assert "n/a: 1 image(s) with every method, need >= 2" in md
