@@ -88,7 +88,7 @@ def test_mean_equals_scipy_uniform_filter(size):
 def test_wiener_zero_border_equals_scipy_everywhere(size, noise):
     x = noisy_float(CAMERA)
     ref = scipy.signal.wiener(x.astype(np.float64), size, noise)
-    out = Wiener(size=size, noise_power=noise, border="zero").denoise(x)
+    out = Wiener(size=size, noise=noise, border="zero").denoise(x)
     np.testing.assert_allclose(out, ref, atol=1e-6, rtol=0)
 
 
@@ -107,7 +107,7 @@ def test_wiener_reflect_border_equals_scipy_on_reflected_padding(size):
     ref = scipy.signal.wiener(padded, size, noise)[r:-r, r:-r]
     np.testing.assert_allclose(Wiener(size=size).denoise(x), ref, atol=1e-6, rtol=0)  # noise estimated
     ref2 = scipy.signal.wiener(padded, size, 0.003)[r:-r, r:-r]
-    np.testing.assert_allclose(Wiener(size=size, noise_power=0.003).denoise(x), ref2, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(Wiener(size=size, noise=0.003).denoise(x), ref2, atol=1e-6, rtol=0)
 
 
 def test_wiener_colour_is_per_channel():
@@ -117,7 +117,7 @@ def test_wiener_colour_is_per_channel():
 
 
 def test_wiener_constant_image_is_finite():
-    out = Wiener(size=3, noise_power=0.0).denoise(np.full((16, 16), 0.3, np.float32))
+    out = Wiener(size=3, noise=0.0).denoise(np.full((16, 16), 0.3, np.float32))
     np.testing.assert_allclose(out, 0.3, atol=1e-6)
 
 
@@ -255,7 +255,7 @@ def test_default_params_follow_noise_level():
         (Mean, {"size": -3}, "-3"),
         (Gaussian, {"sigma": 0}, "0"),
         (Gaussian, {"sigma": "1"}, "'1'"),
-        (Wiener, {"noise_power": -0.1}, "-0.1"),
+        (Wiener, {"noise": -0.1}, "-0.1"),
         (Wiener, {"border": "wrap"}, "'wrap'"),
         (SwitchingMedian, {"detection": "magic"}, "'magic'"),
         (SwitchingMedian, {"max_size": 6}, "6"),

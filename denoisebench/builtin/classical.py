@@ -149,14 +149,15 @@ class Mean(Denoiser):
 class Wiener(Denoiser):
     name = "wiener"
     description = "adaptive Wiener filter on local mean/variance (MATLAB wiener2 / scipy.signal.wiener)"
-    #: noise_power: the noise variance (0-1 units) or None to estimate it as the mean local variance
-    defaults = {"size": 5, "noise_power": None, "border": "reflect"}
+    #: noise: the noise power (variance, 0-1 units; scipy.signal.wiener's name) or None to estimate it as the
+    #: mean local variance
+    defaults = {"size": 5, "noise": None, "border": "reflect"}
     param_grid = {"size": [3, 5, 7]}
 
     def validate(self, params):
         _odd_size(self.name, "size", params["size"])
-        if params["noise_power"] is not None:
-            _number(self.name, "noise_power", params["noise_power"], 0.0, 1.0, lo_open=False)
+        if params["noise"] is not None:
+            _number(self.name, "noise", params["noise"], 0.0, 1.0, lo_open=False)
         if params["border"] not in ("reflect", "zero"):
             raise ParameterError(
                 f"denoiser {self.name!r}: border={params['border']!r} is invalid; pass 'reflect' or 'zero'"
@@ -165,11 +166,11 @@ class Wiener(Denoiser):
     @classmethod
     def default_params(cls, noise=None):
         size = 7 if _impulse_amount(noise) else _step(noise_std(noise), ((18, 3), (30, 5)), 7)
-        return {"size": size, "noise_power": None, "border": "reflect"}
+        return {"size": size, "noise": None, "border": "reflect"}
 
     def denoise(self, noisy, *, noise=None, rng=None):
         p = self.params
-        return wiener_filter(_as_float(noisy), p["size"], p["noise_power"], p["border"])
+        return wiener_filter(_as_float(noisy), p["size"], p["noise"], p["border"])
 
 
 class SwitchingMedian(Denoiser):
