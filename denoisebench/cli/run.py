@@ -29,6 +29,10 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--no-clip", action="store_true", help="do not clip noisy images to [0, 1] (KAIR protocol)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--executor", default="local", choices=["local", "dask"], help="where cells run")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --executor dask: use the running dask scheduler at ADDRESS (tcp://HOST:PORT)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --executor dask: start a local dask cluster of N worker processes (default: --jobs)")
     p.add_argument("--output", metavar="RUN_DIR",
                    help="run directory (default reports/run-<dataset>-<hash of the options>; an existing one "
                         "with the same options is resumed)")

@@ -1,0 +1,160 @@
+"""The Dask executor: run the same tasks on a ``dask.distributed`` cluster (laptop, SLURM/PBS, Kubernetes).
+
+``DaskExecutor(scheduler="tcp://HOST:PORT")`` connects to an existing scheduler; ``DaskExecutor(workers=N)``
+starts a LocalCluster on 127.0.0.1 (N processes, one thread each). What is shipped:
+
+- a dask task is a batch of ``batch`` runner tasks (one image × noise spec × repetition with all its denoiser
+  cells each); the worker loads the image itself from the dataset spec (:func:`denoisebench.worker.run_task`),
+  so no pixels travel from the client, and plugins, models and metrics are created once per worker process;
+- results stream back in completion order (``as_completed``) through a bounded window of futures, and the
+  client (the runner) is the only writer of the store, exactly as with the local executor.
+
+Faults: a worker that dies mid-task makes the scheduler re-run its tasks elsewhere; a task that killed
+``allowed_failures + 1`` workers (``KilledWorker``) becomes error rows, as does a task whose function raised.
+Error rows are never cached as done, so re-running the command retries them; the store replaces by cell key,
+so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+
+import dask
+from distributed import Client, LocalCluster, as_completed
+
+from denoisebench.errors import ConfigError
+from denoisebench.executors import crashed
+from denoisebench.results import CellResult, Task
+from denoisebench.worker import run_task
+
+#: one runner task at a time per worker process: plugin state and model instances are not shared across threads
+_PROCESS_LOCK = threading.Lock()
+
+
+def run_batch(tasks: list[Task], disable: tuple[str, ...]) -> list[list[CellResult]]:
+    """The function a dask worker runs: a few runner tasks, each one's failure contained to its own rows."""
+    out = []
+    with _PROCESS_LOCK:
+        for task in tasks:
+            try:
+                out.append(run_task(task, disable))
+            except Exception as exc:
+                out.append(crashed(task, f"task failed on the worker: {type(exc).__name__}: {exc}"))
+    return out
+
+
+class DaskExecutor:
+    """Run tasks on a dask cluster; see the module docstring.
+
+    ``jobs`` is ignored (the cluster's workers are the parallelism); ``local_directory`` is the workers' scratch
+    space of a LocalCluster (default: dask's ``temporary-directory``).
+    """
+
+    def __init__(self, jobs: int = 1, disable: tuple[str, ...] = (), scheduler: str | None = None,
+                 workers: int | None = None, *, batch: int = 1, allowed_failures: int = 2,
+                 local_directory: str | None = None, window: int | None = None, connect_timeout: str = "30s",
+                 silence_logs: int = logging.ERROR):
+        if scheduler and workers:
+            raise ConfigError("--scheduler and --workers: pass one (--workers N starts a local cluster, "
+                              "--scheduler tcp://HOST:PORT uses an existing one)")
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers {workers}: pass a number of dask worker processes >= 1")
+        if batch < 1:
+            raise ConfigError(f"batch {batch}: pass a number of tasks per dask task >= 1")
+        self.disable = tuple(disable)
+        self.scheduler = scheduler
+        self.workers = workers if workers is not None else (None if scheduler else max(1, jobs))
+        self.batch = batch
+        self.allowed_failures = allowed_failures
+        self.local_directory = local_directory
+        self.window = window
+        self.connect_timeout = connect_timeout
+        self.silence_logs = silence_logs
+        self.cluster: LocalCluster | None = None
+        self.client: Client | None = None
+
+    # ------------------------------------------------------------------------------------------ cluster
+    def start(self) -> Client:
+        if self.client is not None:
+            return self.client
+        if self.scheduler:
+            try:
+                self.client = Client(self.scheduler, timeout=self.connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(f"--scheduler {self.scheduler}: cannot connect ({exc}); pass the address a "
+                                  f"running dask scheduler prints, e.g. tcp://10.0.0.5:8786") from None
+            return self.client
+        settings = {"distributed.scheduler.allowed-failures": self.allowed_failures}
+        if self.local_directory:
+            settings["temporary-directory"] = str(self.local_directory)
+        with dask.config.set(settings):
+            self.cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                scheduler_port=0, dashboard_address=":0", local_directory=self.local_directory,
+                silence_logs=self.silence_logs,
+            )
+            self.client = Client(self.cluster)
+        return self.client
+
+    def _window(self, client: Client) -> int:
+        if self.window:
+            return self.window
+        threads = sum(client.nthreads().values()) or 1
+        return max(8, 4 * threads)
+
+    # ------------------------------------------------------------------------------------------ running
+    def run(self, tasks: Iterable[Task]) -> Iterator[list[CellResult]]:
+        tasks = list(tasks)
+        if not tasks:
+            return
+        client = self.start()
+        batches = [tasks[i:i + self.batch] for i in range(0, len(tasks), self.batch)]
+        batches.reverse()  # pop() from the end keeps the plan's order
+        pending = as_completed()
+        owner: dict = {}
+        window, checked = self._window(client), time.monotonic()
+
+        def submit() -> None:
+            batch = batches.pop()
+            fut = client.submit(run_batch, batch, self.disable, pure=False)
+            owner[fut.key] = batch
+            pending.add(fut)
+
+        try:
+            while batches and len(owner) < window:
+                submit()
+            for fut in pending:
+                batch = owner.pop(fut.key)
+                try:
+                    results = fut.result()
+                except Exception as exc:  # KilledWorker, a lost connection, unpicklable results ...
+                    why = (f"worker process died while running this task ({self.allowed_failures + 1} times)"
+                           if type(exc).__name__ == "KilledWorker" else
+                           f"task failed in the dask executor: {type(exc).__name__}: {exc}")
+                    results = [crashed(task, why) for task in batch]
+                fut.release()
+                yield from results
+                if time.monotonic() - checked > 5 and not self.window:  # adaptive clusters grow and shrink
+                    window, checked = self._window(client), time.monotonic()
+                while batches and len(owner) < window:
+                    submit()
+        finally:
+            for fut in list(pending.futures):
+                fut.cancel()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
