@@ -6,6 +6,7 @@ call is wrapped here: a failing plugin is recorded (name, distribution, reason) 
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as md
 import os
 from dataclasses import dataclass, field
@@ -83,6 +84,16 @@ def _entry_points() -> list[md.EntryPoint]:
     return sorted(out, key=lambda e: (e.dist.name if e.dist else "", e.name))
 
 
+def _check_hook_names(obj: Any) -> None:
+    """A hook implementation whose name matches no hookspec would be ignored silently: reject it by name."""
+    known = {n for n in dir(hookspecs) if n.startswith(hookspecs.PROJECT + "_")}
+    for attr in dir(obj):
+        if attr.startswith(hookspecs.PROJECT + "_") and attr not in known and callable(getattr(obj, attr, None)):
+            close = difflib.get_close_matches(attr, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known hooks: {', '.join(sorted(known))}"
+            raise DenoiseBenchError(f"unknown hook {attr}; {hint}")
+
+
 def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_entrypoints: bool = True,
                  disable: set[str] | frozenset[str] | None = None) -> Plugins:
     """Build a plugin manager, load entry points and extra ``(name, module_or_object)`` plugins, fill registries."""
@@ -114,13 +125,14 @@ def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_
             # not isinstance(source, md.EntryPoint): once anything imports the importlib_metadata backport
             # (dask does), entry_points() returns importlib_metadata.EntryPoint objects
             obj = source.load() if id(source) in from_entry_points else source
+            _check_hook_names(obj)
             pm.register(obj, name=st.name)
         except Exception as exc:
             st.status, st.reason = "error", f"failed to load: {type(exc).__name__}: {exc}"
 
     for kind, hook in REGISTRATION_HOOKS.items():
         registry = plugins.registry(kind)
-        for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):  # registration order
+        for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order (pluggy *calls* LIFO)
             st = plugins.status[impl.plugin_name]
             if st.status != "ok":
                 continue

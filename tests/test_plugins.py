@@ -1,0 +1,272 @@
+"""Plugin failures are contained and reported by name; plugins can be disabled; every hook is exercised.
+
+Covers: an entry point whose import fails, a registration hook that raises (and its partial registrations
+rolled back), a duplicate component name naming both providers, a duplicate plugin name, disabling by name
+(argument, environment, CLI), `denoisebench plugins` showing status and reason, observer hooks
+(denoisebench_cell_finished, denoisebench_run_finished) that raise without stopping a run, and
+denoisebench_add_commands.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from denoisebench import hookimpl, pluginmanager
+from denoisebench.builtin import noise as builtin_noise
+from denoisebench.cli import main
+from denoisebench.interfaces import Denoiser, Metric
+from denoisebench.pluginmanager import make_plugins
+
+
+class Identity(Denoiser):
+    name = "identity"
+    description = "returns a copy of the input"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return np.array(noisy, copy=True)
+
+
+class AlsoIdentity(Identity):
+    description = "a second class under the same name"
+
+
+class GoodPlugin:
+    @hookimpl
+    def denoisebench_register_denoisers(self, registry):
+        registry.add(Identity)
+
+
+class DuplicatePlugin:
+    @hookimpl
+    def denoisebench_register_denoisers(self, registry):
+        registry.add(AlsoIdentity)
+
+
+class RaisingPlugin:
+    """Registers a denoiser (fine), then its metrics hook raises: both must be dropped."""
+
+    class Half(Identity):
+        name = "half_registered"
+
+    class Mae2(Metric):
+        name = "mae2"
+
+    @hookimpl
+    def denoisebench_register_denoisers(self, registry):
+        registry.add(self.Half)
+
+    @hookimpl
+    def denoisebench_register_metrics(self, registry):
+        registry.add(self.Mae2)
+        raise RuntimeError("boom in metrics")
+
+
+def _fake_entry_points(monkeypatch, tmp_path, extra: dict[str, str]):
+    """Installed entry points plus ``name -> module source`` written to tmp_path (importable)."""
+    for mod in list(extra):
+        (tmp_path / f"{mod}.py").write_text(textwrap.dedent(extra[mod]))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = pluginmanager._entry_points()
+    fakes = [md.EntryPoint(name=mod, value=mod, group="denoisebench") for mod in extra]
+    monkeypatch.setattr(pluginmanager, "_entry_points", lambda: real + fakes)
+    yield_mods = list(extra)
+    return yield_mods
+
+
+def test_entry_point_import_failure_is_contained(monkeypatch, tmp_path):
+    _fake_entry_points(monkeypatch, tmp_path, {"broken_import_plugin": "import no_such_module_xyz\n"})
+    plugins = make_plugins()
+    st = plugins.status["broken_import_plugin"]
+    assert st.status == "error"
+    assert "failed to load: ModuleNotFoundError" in st.reason and "no_such_module_xyz" in st.reason
+    assert "median" in plugins.denoisers and "gaussian" in plugins.noise_models  # the rest loaded
+    sys.modules.pop("broken_import_plugin", None)
+
+
+def test_raising_registration_hook_is_contained_and_rolled_back():
+    plugins = make_plugins(extra_plugins=[("good", GoodPlugin()), ("raiser", RaisingPlugin())],
+                           load_entrypoints=False)
+    st = plugins.status["raiser"]
+    assert st.status == "error"
+    assert "denoisebench_register_metrics failed: RuntimeError: boom in metrics" in st.reason
+    assert "half_registered" not in plugins.denoisers  # registered by the hook of an earlier kind: dropped
+    assert "mae2" not in plugins.metrics  # registered before the raise: rolled back
+    assert st.provides == {}
+    assert "identity" in plugins.denoisers and plugins.status["good"].status == "ok"
+
+
+def test_duplicate_name_names_both_providers():
+    plugins = make_plugins(extra_plugins=[("first_plugin", GoodPlugin()), ("second_plugin", DuplicatePlugin())],
+                           load_entrypoints=False)
+    assert plugins.denoisers.get("identity") is Identity
+    st = plugins.status["second_plugin"]
+    assert st.status == "error"
+    assert "duplicate denoiser name 'identity'" in st.reason
+    assert "first_plugin" in st.reason and "second_plugin" in st.reason
+    assert "--disable-plugin" in st.reason
+
+
+def test_duplicate_name_against_an_installed_plugin(fresh_plugins):
+    class Median(Identity):
+        name = "median"
+
+    class Clash:
+        @hookimpl
+        def denoisebench_register_denoisers(self, registry):
+            registry.add(Median)
+
+    plugins = make_plugins(extra_plugins=[("clash", Clash())])
+    reason = plugins.status["clash"].reason
+    assert "registered by classical (denoisebench" in reason and "again by clash" in reason
+    assert plugins.denoisers.get("median") is fresh_plugins.denoisers.get("median")
+
+
+def test_duplicate_plugin_name_is_reported():
+    plugins = make_plugins(extra_plugins=[("same", GoodPlugin()), ("same", DuplicatePlugin())],
+                           load_entrypoints=False)
+    bad = [s for s in plugins.status.values() if s.status == "error"]
+    assert len(bad) == 1 and "plugin name 'same' is already used" in bad[0].reason
+
+
+def test_misspelled_hook_is_reported():
+    class Typo:
+        @hookimpl
+        def denoisebench_register_denoiser(self, registry):  # missing "s": would be silently ignored
+            registry.add(Identity)
+
+    plugins = make_plugins(extra_plugins=[("typo", Typo())], load_entrypoints=False)
+    st = plugins.status["typo"]
+    assert st.status == "error" and "denoisebench_register_denoiser" in st.reason
+    assert "denoisebench_register_denoisers" in st.reason  # says what it should be
+
+
+def test_disable_by_name_argument_and_environment(monkeypatch):
+    plugins = make_plugins(disable={"classical"})
+    assert plugins.status["classical"].status == "disabled" and "median" not in plugins.denoisers
+    assert "gaussian" in plugins.noise_models
+    monkeypatch.setenv(pluginmanager.DISABLE_ENV, "noise, classical")
+    plugins = make_plugins()
+    assert plugins.status["noise"].status == "disabled" and not plugins.noise_models.names()
+    assert plugins.status["classical"].status == "disabled"
+
+
+def test_disable_by_distribution_name():
+    plugins = make_plugins(disable={"denoisebench"})
+    assert all(s.status == "disabled" for s in plugins.status.values() if s.distribution == "denoisebench")
+
+
+def test_plugins_command_shows_status_and_reason(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COLUMNS", "250")
+    _fake_entry_points(monkeypatch, tmp_path, {"broken_import_plugin2": "raise ImportError('needs libfoo')\n"})
+    assert main(["--disable-plugin", "classical", "plugins"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 3}
+    assert "error" in lines["broken_import_plugin2"] and "ImportError: needs libfoo" in lines["broken_import_plugin2"]
+    assert "disabled" in lines["classical"] and "--disable-plugin" in lines["classical"]
+    assert " ok " in lines["noise"] and "gaussian" in lines["noise"]
+    sys.modules.pop("broken_import_plugin2", None)
+
+
+def test_list_command_reports_plugins_not_loaded(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COLUMNS", "250")
+    _fake_entry_points(monkeypatch, tmp_path, {"broken_import_plugin3": "import no_such_module_abc\n"})
+    assert main(["list", "denoisers"]) == 0
+    out = capsys.readouterr().out
+    assert "median" in out and "plugin broken_import_plugin3 not loaded" in out
+    sys.modules.pop("broken_import_plugin3", None)
+
+
+# ----------------------------------------------------------------------------------------------- observers
+
+
+class Recorder:
+    def __init__(self):
+        self.cells, self.runs = [], []
+
+    @hookimpl
+    def denoisebench_cell_finished(self, result):
+        self.cells.append(result)
+
+    @hookimpl
+    def denoisebench_run_finished(self, results, config):
+        self.runs.append((results, config))
+
+
+class RaisingObserver:
+    @hookimpl
+    def denoisebench_cell_finished(self, result):
+        raise RuntimeError("observer broke")
+
+    @hookimpl
+    def denoisebench_run_finished(self, results, config):
+        raise ValueError("run observer broke")
+
+
+def test_observer_hooks_called_and_failures_recorded(tmp_path):
+    from denoisebench.builtin import datasets, metrics
+    from denoisebench.config import Config
+    from denoisebench.executors import LocalExecutor
+    from denoisebench.runner import execute, make_plan, open_store
+
+    rec = Recorder()
+    plugins = make_plugins(extra_plugins=[("noise", builtin_noise), ("metrics", metrics), ("datasets", datasets),
+                                          ("good", GoodPlugin()), ("rec", rec), ("raiser", RaisingObserver())],
+                           load_entrypoints=False)
+    config = Config(datasets=("embedded",), denoisers=("identity",), noise=("gaussian:25",),
+                    metrics=("psnr",), max_images=1)
+    plan = make_plan(config, plugins)
+    store = open_store(tmp_path / "run", config, plugins, plan)
+    try:
+        counts = execute(plan, store, LocalExecutor(1, plugins=plugins), plugins)
+        problems = store.get_meta("observer_errors")
+    finally:
+        store.close()
+    assert sum(counts.values()) == len(rec.cells) >= 1  # the run finished despite the raising observer
+    assert {r.status for r in rec.cells} == {"ok"}
+    (frame, cfg), = rec.runs
+    assert cfg is config and "psnr" in set(frame["metric"])
+    assert any("'raiser': denoisebench_cell_finished raised RuntimeError: observer broke" in p for p in problems)
+    assert any("denoisebench_run_finished raised ValueError" in p for p in problems)
+
+
+# ----------------------------------------------------------------------------------------------- commands
+
+
+class Commands:
+    @hookimpl
+    def denoisebench_add_commands(self, subparsers):
+        p = subparsers.add_parser("hello", help="say hello")
+        p.add_argument("--who", default="world")
+        p.set_defaults(func=lambda args: print(f"hello {args.who}") or 3)
+
+
+class BrokenCommands:
+    @hookimpl
+    def denoisebench_add_commands(self, subparsers):
+        raise RuntimeError("cannot add")
+
+
+def test_add_commands_hook_and_its_failure_contained(monkeypatch, capsys):
+    real = pluginmanager.make_plugins
+
+    def with_commands(**kwargs):
+        return real(extra_plugins=[("cmds", Commands()), ("brokencmds", BrokenCommands())], **kwargs)
+
+    monkeypatch.setattr(pluginmanager, "make_plugins", with_commands)
+    assert main(["hello", "--who", "plugin"]) == 3
+    captured = capsys.readouterr()
+    assert "hello plugin" in captured.out
+    assert "'brokencmds': denoisebench_add_commands raised RuntimeError: cannot add" in captured.err
+
+
+@pytest.mark.parametrize("hook", sorted(pluginmanager.REGISTRATION_HOOKS.values()))
+def test_each_registration_hook_registers(hook):
+    kind = {v: k for k, v in pluginmanager.REGISTRATION_HOOKS.items()}[hook]
+    plugins = make_plugins()
+    assert plugins.registry(kind).names(), f"{hook}: nothing registered by the built-ins"
+    assert all(e.provider.plugin != "unknown" for e in plugins.registry(kind).entries())
