@@ -150,3 +150,17 @@ def test_across_methods_na_cases():
     m = np.array([[1.0, 2.0, 3.5], [1.2, 2.1, np.nan]])
     assert "1 image(s)" in stats.rm_anova(m).reason
     assert stats.fmt_p(math.nan) == "n/a"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_paired_tests_vs_scipy_many_samples(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(3, 40))
+    a = rng.normal(0, 1, n)
+    b = a + rng.normal(seed * 0.4, 0.5, n)  # from no effect to a very strong one (tiny p)
+    for ours, ref in ((stats.paired_t(a, b), ss.ttest_rel(a, b)), (stats.wilcoxon(a, b), ss.wilcoxon(a, b))):
+        assert ours.statistic == pytest.approx(ref.statistic, rel=REL)
+        assert ours.p == pytest.approx(ref.pvalue, rel=REL)
+    d = stats.paired_difference(a, b)
+    lo, hi = ss.t.interval(0.95, n - 1, loc=np.mean(a - b), scale=ss.sem(a - b))
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx((lo, hi), rel=REL)

@@ -106,15 +106,18 @@ def table2(cells: pd.DataFrame, plan: dict, preferred: str = "hybrid") -> tuple[
             t, w = stats.paired_t(after, before), stats.wilcoxon(after, before)
             b, a = before.mean(), after.mean()
             pct = stats.improvement_percent([a], [b], higher_is_better(m))[0]
+            gain = a - b if m == "psnr" else (stats.improvement_db([a], [b])[0] if m == "mse" else math.nan)
             rows.append([group, label, fmt(b, spec), fmt(a, spec), fmt(a - b, "{:+" + spec[2:]), fmt(pct, "{:+.1f}%"),
+                         "—" if m not in ("psnr", "mse") else fmt(gain, "{:+.2f}"),
                          stats.fmt_p(t.p) if t.ok else t.reason, stats.fmt_p(w.p) if w.ok else w.reason])
             raw.append({"noise": group, "metric": m, "n_images": t.n, "before": b, "after": a, "delta": a - b,
-                        "percent": pct, "t": t.statistic, "p_t": t.p, "wilcoxon_W": w.statistic, "p_wilcoxon": w.p})
+                        "percent": pct, "gain_db": gain, "t": t.statistic, "p_t": t.p, "wilcoxon_W": w.statistic, "p_wilcoxon": w.p})
     return ReportTable(
         "table2", f"Table 2 — before / after: noisy input vs {chosen}",
-        ["noise", "metric", "before", "after", "Δ", "Δ %", "p (paired t)", "p (Wilcoxon)"], rows, pd.DataFrame(raw),
+        ["noise", "metric", "before", "after", "Δ", "Δ %", "gain (dB)", "p (paired t)", "p (Wilcoxon)"], rows, pd.DataFrame(raw),
         notes=[f"denoiser: {why}; before = the noisy input; per image the mean over the group's noise settings, "
-               "then the mean over images; % improvement sign-flipped for lower-is-better metrics; uncorrected"],
+               "then the mean over images; % improvement sign-flipped for lower-is-better metrics; gain in dB: PSNR "
+               "difference, and 10·log10(MSE before / MSE after) of the mean MSEs; uncorrected"],
     ), why
 
 

@@ -168,6 +168,8 @@ def header_lines(store: Store, cells: pd.DataFrame, notes: list[str]) -> list[st
         f"outputs: {conv.get('outputs', '')}",
         *notes,
     ]
+    if "accuracy" in conv.get("metrics", {}):
+        lines.append(f"threshold rule (Table 1): {conv['metrics']['accuracy']}")
     for name, text in sorted(conv.get("noise", {}).items()):
         lines.append(f"noise {name}: {text}")
     by_text: dict[str, list[str]] = {}
