@@ -12,6 +12,7 @@ The default image is a 321×481 (H×W) crop of skimage.data.camera(), the size o
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -34,9 +35,11 @@ def cases(clean: np.ndarray):
     sp = SaltPepper(amount=0.3).apply(clean, cell_rng(2))  # exactly k/255: cv2 uint8 path
     g64 = g.astype(np.float64)
 
-    def sk_ssim():
-        return structural_similarity(clean, g, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+    def sk_ssim(a, b):
+        return structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
                                      data_range=1.0)
+
+    c64 = clean.astype(np.float64)
 
     return [
         ("median 3, float", lambda: Median(size=3).denoise(g), lambda: ndi.median_filter(g, 3, mode="nearest")),
@@ -52,7 +55,8 @@ def cases(clean: np.ndarray):
          lambda: ndi.median_filter(sp, 5, mode="nearest")),
         ("switching median adaptive (vs scipy median 5)", lambda: SwitchingMedian(detection="adaptive").denoise(sp),
          lambda: ndi.median_filter(sp, 5, mode="nearest")),
-        ("ssim (vs skimage float32)", lambda: metrics.ssim(clean, g), sk_ssim),
+        ("ssim (vs skimage on float32, computes in float32)", lambda: metrics.ssim(clean, g), lambda: sk_ssim(clean, g)),
+        ("ssim (vs skimage on float64)", lambda: metrics.ssim(clean, g), lambda: sk_ssim(c64, g64)),
         ("psnr", lambda: metrics.psnr(clean, g), lambda: peak_signal_noise_ratio(clean, g, data_range=1.0)),
     ]
 
@@ -84,11 +88,13 @@ def main() -> None:
             else:
                 times[name][0].append(clock(fast))
                 times[name][1].append(clock(ref))
-    print(f"image {clean.shape[0]}x{clean.shape[1]} (HxW), {args.repeats} interleaved repeats, median times")
-    print(f"{'case':48s} {'ours ms':>9s} {'ref ms':>9s} {'ref/ours':>9s}")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"image {clean.shape[0]}x{clean.shape[1]} (HxW), {args.repeats} interleaved repeats, median times; "
+          f"load average {load} on {os.cpu_count()} CPUs")
+    print(f"{'case':52s} {'ours ms':>9s} {'ref ms':>9s} {'ref/ours':>9s}")
     for name, (ours, ref) in times.items():
         a, b = statistics.median(ours) * 1e3, statistics.median(ref) * 1e3
-        print(f"{name:48s} {a:9.2f} {b:9.2f} {b / a:9.1f}")
+        print(f"{name:52s} {a:9.2f} {b:9.2f} {b / a:9.1f}")
 
 
 if __name__ == "__main__":
