@@ -14,12 +14,11 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 
 from denoisebench import hookimpl, pluginmanager
 from denoisebench.builtin import noise as builtin_noise
 from denoisebench.cli import main
-from denoisebench.interfaces import Denoiser, Metric
+from denoisebench.interfaces import Dataset, Denoiser, Metric
 from denoisebench.pluginmanager import make_plugins
 
 
@@ -264,9 +263,54 @@ def test_add_commands_hook_and_its_failure_contained(monkeypatch, capsys):
     assert "'brokencmds': denoisebench_add_commands raised RuntimeError: cannot add" in captured.err
 
 
-@pytest.mark.parametrize("hook", sorted(pluginmanager.REGISTRATION_HOOKS.values()))
-def test_each_registration_hook_registers(hook):
-    kind = {v: k for k, v in pluginmanager.REGISTRATION_HOOKS.items()}[hook]
-    plugins = make_plugins()
-    assert plugins.registry(kind).names(), f"{hook}: nothing registered by the built-ins"
-    assert all(e.provider.plugin != "unknown" for e in plugins.registry(kind).entries())
+class EveryKind:
+    """Implements all four registration hooks, each with a small real component."""
+
+    class Noise(builtin_noise.Gaussian):
+        name = "test_gaussian"
+
+    class Absdiff(Metric):
+        name = "test_absdiff"
+        higher_is_better = False
+        convention = "max |a - b|"
+
+        def compute(self, reference, estimate):
+            return float(np.max(np.abs(reference - estimate)))
+
+    class Tiny(Dataset):
+        name = "test_tiny"
+        license = "generated"
+
+        def ids(self):
+            return ["a"]
+
+        def load(self, image_id):
+            return np.full((8, 8), 0.5, np.float32)
+
+    @hookimpl
+    def denoisebench_register_denoisers(self, registry):
+        registry.add(Identity)
+
+    @hookimpl
+    def denoisebench_register_noise_models(self, registry):
+        registry.add(self.Noise)
+
+    @hookimpl
+    def denoisebench_register_metrics(self, registry):
+        registry.add(self.Absdiff)
+
+    @hookimpl
+    def denoisebench_register_datasets(self, registry):
+        registry.add(self.Tiny)
+
+
+def test_every_registration_hook_registers_with_provider():
+    plugins = make_plugins(extra_plugins=[("every", EveryKind())], load_entrypoints=False)
+    expected = {"denoisers": "identity", "noise_models": "test_gaussian", "metrics": "test_absdiff",
+                "datasets": "test_tiny"}
+    assert set(expected) == set(pluginmanager.REGISTRATION_HOOKS)
+    for kind, name in expected.items():
+        assert plugins.registry(kind).names() == [name]
+        assert plugins.registry(kind).provider(name).plugin == "every"
+    assert plugins.status["every"].provides == {k: [v] for k, v in expected.items()}
+    assert plugins.metrics.get("test_absdiff")().compute(np.zeros(2), np.ones(2)) == 1.0
