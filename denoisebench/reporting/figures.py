@@ -147,7 +147,7 @@ def confusion_heatmaps(report: Report, path: Path) -> str:
             ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7, color="white" if v > 0.6 else "black")
         ax.set_title(name, fontsize=8)
         ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=7)
-        ax.set_yticks([0, 1], ["true 0", "true 1"], fontsize=7)
+        ax.set_yticks([0, 1], ["true 0", "true 1"] if ax is axes[0][0] else ["", ""], fontsize=7)
     _save(fig, path)
     return ("Pooled confusion matrices (paper Figs. 6/8), row-normalised: thresholded output vs thresholded clean "
             "image (Otsu threshold of the clean image), all images and noise settings")
@@ -183,8 +183,9 @@ def psnr_curves(report: Report, path: Path, metric: str = "psnr") -> str:
                     linestyle="--" if name == NOISY else "-", label=name)
         ax.set_xticks(range(len(settings)), [s.split(" ", 1)[1] for s in settings], fontsize=7)
         ax.set_title(nt, fontsize=9)
-        ax.set_ylabel(f"mean {metric.upper()}", fontsize=8)
+    axes[0][0].set_ylabel(f"mean {metric.upper()}", fontsize=8)
     axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
     _save(fig, path)
     return f"Mean {metric.upper()} vs noise level per noise type and denoiser (dashed: the noisy input)"
 

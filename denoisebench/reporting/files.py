@@ -12,7 +12,7 @@ from denoisebench.reporting.model import Report
 def write_report(report: Report, run_dir: str | Path, *, figures: bool = True,
                  tables: list[str] | None = None) -> list[Path]:
     """Write ``tables/<key>.csv`` and ``tables/<key>.tex`` for the selected tables (all by default), the figures
-    in ``figures/`` (unless ``figures=False``) and ``report.md``; returns the paths written."""
+    in ``figures/`` (unless ``figures=False``) and ``report.md`` (always the whole report); returns the paths."""
     run_dir = Path(run_dir)
     tables_dir = run_dir / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
@@ -31,6 +31,6 @@ def write_report(report: Report, run_dir: str | Path, *, figures: bool = True,
         report.figures = make_figures(report, run_dir)
         written += [run_dir / f.path for f in report.figures]
     md = run_dir / "report.md"
-    md.write_text(render_markdown(report, tables=tables), encoding="utf-8")
+    md.write_text(render_markdown(report), encoding="utf-8")
     written.append(md)
     return written
