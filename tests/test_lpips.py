@@ -237,6 +237,21 @@ def test_source_torch_hub(real_state, env, monkeypatch):
     assert W.cache_file().is_file()
 
 
+def test_torch_hub_with_linear_weights_of_installed_lpips_package(real_state, env, monkeypatch):
+    hub = env / "torch" / "hub" / "checkpoints"
+    alexnet, linfile = official_format_files(real_state, hub)
+    package = env / "site" / "lpips"
+    (package / "weights" / "v0.1").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('lpips must not be imported')\n")
+    linfile.rename(package / "weights" / "v0.1" / "alex.pth")
+    monkeypatch.syspath_prepend(str(env / "site"))
+    monkeypatch.setattr(W, "ALEXNET_SHA256", sha(alexnet))
+    monkeypatch.setattr(W, "LIN_SHA256", sha(package / "weights" / "v0.1" / "alex.pth"))
+    state, source = W.resolve()
+    assert source == "torch hub"
+    assert all(np.array_equal(state[k], real_state[k]) for k in W.SHAPES)
+
+
 def test_torch_hub_hash_mismatch_is_refused(real_state, env):
     official_format_files(real_state, env / "torch" / "hub" / "checkpoints")  # hashes differ from the pins
     with pytest.raises(W.SourceError, match=r"torch hub: .*alexnet-owt-7be5be79.pth has sha256"):

@@ -145,17 +145,19 @@ class LPIPS(Metric):
         device = net.shift.device
         with torch.inference_mode():
             batch = torch.from_numpy(np.stack(fresh + ests)).to(device).permute(0, 3, 1, 2) * 2 - 1
-            feats = net.features(batch)  # channels-last: the permuted NHWC batch is one
-            found = {k: [f[j:j + 1] for f in feats] for j, k in enumerate(missing)}
+            taps = net.taps(batch)  # channels-last: the permuted NHWC batch is one
+            n = len(fresh)
+            new = net.normalise([(h[:n], norm[:n]) for h, norm in taps])
+            est_taps = [(h[n:], norm[n:]) for h, norm in taps]
+            found = {k: [f[j:j + 1] for f in new] for j, k in enumerate(missing)}
             found.update({k: self._refs[k] for k in keys if k not in found})
-            if keys == missing:  # all references new and distinct: their features are the batch's head
-                ref_feats = [f[:len(fresh)] for f in feats]
+            if keys == missing:  # all references new and distinct, in order
+                ref_feats = new
             elif len(set(keys)) == 1:  # one shared reference: broadcast, no copy
                 ref_feats = [f.expand(len(keys), -1, -1, -1) for f in found[keys[0]]]
             else:
-                ref_feats = [torch.cat([found[k][layer] for k in keys]) for layer in range(len(feats))]
-            est_feats = [f[len(fresh):] for f in feats]
-            values = net.distance(ref_feats, est_feats).cpu().tolist()
+                ref_feats = [torch.cat([found[k][layer] for k in keys]) for layer in range(len(taps))]
+            values = net.distance(ref_feats, est_taps).cpu().tolist()
         self._remember(keys, found)
         return [float(v) for v in values]
 

@@ -41,33 +41,39 @@ class LPIPSAlex(torch.nn.Module):
         self.register_buffer("scale", torch.tensor(SCALE, dtype=torch.float32).view(1, 3, 1, 1))
         self.eval()
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Unit-normalised relu1..relu5 activations of a batch in [-1, 1].
+    def taps(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """relu1..relu5 activations of a batch in [-1, 1], each with its per-pixel channel norm (+eps).
 
         Feed channels-last tensors on CPU (oneDNN's fast path): ``nhwc.permute(0, 3, 1, 2)`` is one.
         """
         h = (x - self.shift) / self.scale
-        taps = []
+        out = []
         for i, (stride, padding, pool) in enumerate(CONV_SPEC):
             if pool:
                 h = F.max_pool2d(h, kernel_size=3, stride=2)
             h = F.conv2d(h, getattr(self, f"w{i}"), getattr(self, f"b{i}"), stride=stride, padding=padding).relu_()
-            norm = torch.linalg.vector_norm(h, dim=1, keepdim=True).add_(EPS)
-            taps.append(h / norm)
-        return taps
+            out.append((h, torch.linalg.vector_norm(h, dim=1, keepdim=True).add_(EPS)))
+        return out
 
-    def distance(self, f0: list[torch.Tensor], f1: list[torch.Tensor]) -> torch.Tensor:
-        """LPIPS per batch item from two lists of normalised features (shape N).
+    @staticmethod
+    def normalise(taps: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+        """Unit-normalised features f / (||f|| + eps), as the reference's ``normalize_tensor``."""
+        return [h / norm for h, norm in taps]
 
-        The 1×1 linear layer and the spatial mean are both linear, so the channel-weighted sum is taken after
-        the mean: mean_hw(sum_c w_c d_c) = sum_c w_c mean_hw(d_c).
+    def distance(self, ref: list[torch.Tensor], est: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """LPIPS per batch item (shape N) from normalised reference features and estimate taps.
+
+        Per layer: d = ref - h / norm in one pass (addcdiv); the 1×1 linear layer and the spatial mean are both
+        linear, so the channel weighting comes after the mean: mean_hw(sum_c w_c d_c^2) = sum_c w_c mean_hw(d_c^2),
+        with sum_hw(d_c^2) taken as the squared L2 norm over space.
         """
         total = None
-        for i, (a, b) in enumerate(zip(f0, f1)):
-            d = (a - b).square_().mean(dim=(2, 3))
-            d = d @ getattr(self, f"lin{i}").view(-1)
-            total = d if total is None else total + d
+        for i, (a, (h, norm)) in enumerate(zip(ref, est)):
+            d = torch.addcdiv(a, h, norm, value=-1.0)
+            m = torch.linalg.vector_norm(d, dim=(2, 3)).square_() / (d.shape[2] * d.shape[3])
+            v = m @ getattr(self, f"lin{i}").view(-1)
+            total = v if total is None else total + v
         return total
 
     def forward(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-        return self.distance(self.features(x0), self.features(x1))
+        return self.distance(self.normalise(self.taps(x0)), self.taps(x1))
