@@ -119,3 +119,22 @@ def test_na_with_one_image(tmp_path):
     assert pw["reason"].str.contains("need >= 2").all() and pw["p"].map(math.isnan).all()
     md = render_markdown(rep)
     assert "n/a: 1 image(s) with every method, need >= 2" in md
+
+
+def test_failed_cells_are_counted_and_listed(tmp_path, run_dir):
+    import shutil
+
+    from denoisebench.results import CellResult
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    with Store(copy) as store:
+        store.write(CellResult(key="broken-1", dataset="embedded", image_id="astronaut", noise="gaussian",
+                               noise_level="25", noise_params='{"sigma":25.0}', noise_key='gaussian{"sigma":25.0}',
+                               clip=True, denoiser="broken", params="{}", repetition=0, seed=1, status="error",
+                               error="ValueError: boom"))
+        rep = build_report(store)
+    assert "failed or not ok: 1" in rep.header[0]
+    assert any("broken" in f and "boom" in f for f in rep.failures)
+    assert "error: broken on embedded/astronaut, gaussian 25: ValueError: boom" in render_markdown(rep)
+    assert "broken" not in rep.table("table4").data["denoiser"].tolist()  # no ok cell, no row

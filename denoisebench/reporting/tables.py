@@ -170,6 +170,7 @@ def header_lines(store: Store, cells: pd.DataFrame, notes: list[str]) -> list[st
     ]
     if "accuracy" in conv.get("metrics", {}):
         lines.append(f"threshold rule (Table 1): {conv['metrics']['accuracy']}")
+    lines += parameter_lines(cells)
     for name, text in sorted(conv.get("noise", {}).items()):
         lines.append(f"noise {name}: {text}")
     by_text: dict[str, list[str]] = {}
@@ -178,6 +179,19 @@ def header_lines(store: Store, cells: pd.DataFrame, notes: list[str]) -> list[st
     for text, names in sorted(by_text.items(), key=lambda kv: kv[1]):
         lines.append(f"metric{'s' if len(names) > 1 else ''} {', '.join(names)}: {text}")
     return lines
+
+
+def parameter_lines(cells: pd.DataFrame) -> list[str]:
+    """One line per denoiser: the parameters it ran with, and in which noise settings (sorted, deterministic)."""
+    if not len(cells):
+        return []
+    out = []
+    for name, sub in cells[cells["denoiser"] != NOISY].groupby("denoiser", sort=True):
+        used = sub.groupby("params", sort=True)["setting"].agg(lambda s: ", ".join(sorted(set(s))))
+        out.append(f"denoiser {name} parameters: " + "; ".join(
+            f"{', '.join(f'{k}={v}' for k, v in json.loads(p or '{}').items()) or '(none)'} ({where})"
+            for p, where in used.items()))
+    return out
 
 
 def failure_lines(cells: pd.DataFrame) -> list[str]:
