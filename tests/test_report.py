@@ -21,7 +21,8 @@ RUN = ["run", "--denoisers", "median,mean,gaussian", "--noise", "gaussian:25,sal
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "run"
-    assert main([*RUN, "--output", str(out)]) == 0
+    assert main([*RUN, "--no-figures", "--output", str(out)]) == 0
+    assert not (out / "figures").exists()
     return out
 
 
@@ -97,7 +98,7 @@ def test_report_cli_selection(run_dir, capsys):
 
 def test_same_config_renders_identically_without_timing(tmp_path, run_dir):
     other = tmp_path / "again"
-    assert main([*RUN, "--output", str(other)]) == 0
+    assert main([*RUN, "--no-figures", "--output", str(other)]) == 0
     texts = []
     for d in (run_dir, other):
         with Store(d) as store:
@@ -112,7 +113,7 @@ def test_same_config_renders_identically_without_timing(tmp_path, run_dir):
 def test_na_with_one_image(tmp_path):
     out = tmp_path / "one"
     assert main(["run", "--denoisers", "median,mean", "--noise", "gaussian:25", "--max-images", "1",
-                 "--metrics", "psnr", "--quiet", "--output", str(out)]) == 0
+                 "--metrics", "psnr", "--quiet", "--no-figures", "--output", str(out)]) == 0
     with Store(out) as store:
         rep = build_report(store)
     pw = rep.table("pairwise").data

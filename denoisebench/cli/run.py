@@ -40,6 +40,7 @@ def add_parser(sub, add_global_options) -> None:
                    help="re-run (resume) the configuration stored in RUN_DIR, or re-run a baseline file's "
                         "configuration into --output")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
+    p.add_argument("--no-figures", action="store_true", help="write the report without figures (faster)")
     p.add_argument("--quick", action="store_true",
                    help="CI profile: 4 embedded images cropped to 128x128, one level per noise type (see "
                         "denoisebench.profiles); explicit options override it")
@@ -116,7 +117,7 @@ def run_command(args) -> int:
         counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
         elapsed = time.perf_counter() - t0
         report = build_report(store)
-        write_report(report, run_dir)
+        write_report(report, run_dir, figures=not args.no_figures)
         if not args.quiet:
             print_report(report, console)
             summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
