@@ -1,0 +1,115 @@
+"""Training data: a seeded 70/15/15 split of a folder of clean images, augmented noisy/clean patch batches,
+and a fixed validation set covering every noise type and standard level.
+
+Noise comes from the registered built-in noise models (:mod:`denoisebench.builtin.noise`), so training uses
+exactly the definitions the harness measures with. Every batch is a pure function of (seed, step): a resumed
+run sees the same stream, and two models trained with the same seed see the same patches and noise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from denoisebench.builtin.noise import Gaussian, Mixed, SaltPepper, Speckle
+from denoisebench.errors import DatasetError
+from denoisebench.images import IMAGE_SUFFIXES, load_image
+
+NOISE_TYPES = (Gaussian, Speckle, SaltPepper, Mixed)
+SCALES = (1.0, 0.9, 0.8, 0.7)
+
+
+def noise_settings() -> list[tuple[str, str, dict]]:
+    """(model name, level label, params) for every standard level of the four training noise types."""
+    return [(cls.name, level, p) for cls in NOISE_TYPES for level, p in cls.levels.items()]
+
+
+def default_data_dir() -> Path:
+    root = os.environ.get("DENOISEBENCH_DATA")
+    if not root:
+        raise DatasetError("no training data: pass --data FOLDER (e.g. a Train400 copy) or set DENOISEBENCH_DATA")
+    path = Path(root) / "train400"
+    if not path.is_dir():
+        raise DatasetError(f"{path}: no such folder; pass --data FOLDER with the training images")
+    return path
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: no such folder; pass --data with a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) < 3:
+        raise DatasetError(f"{folder}: found {len(files)} images; pass a folder with at least 3 images")
+    return files
+
+
+def split(files: list[Path], seed: int, fractions=(0.70, 0.15)) -> dict[str, list[Path]]:
+    """Seeded train/val/test split (70/15/15 by default); each part gets at least one image."""
+    order = np.random.default_rng([seed, 0x5911]).permutation(len(files))
+    n = len(files)
+    n_train = max(1, int(round(fractions[0] * n)))
+    n_val = max(1, min(n - n_train - 1, int(round(fractions[1] * n))))
+    pick = [files[i] for i in order]
+    return {"train": pick[:n_train], "val": pick[n_train:n_train + n_val], "test": pick[n_train + n_val:]}
+
+
+def load_gray(files: list[Path]) -> list[np.ndarray]:
+    return [load_image(f, gray=True) for f in files]
+
+
+def add_noise(clean: np.ndarray, model: str, params: dict, rng: np.random.Generator) -> np.ndarray:
+    cls = {c.name: c for c in NOISE_TYPES}[model]
+    return cls(**params).apply(clean, rng)
+
+
+class PatchSampler:
+    """Random patches with rotation/flip/scale augmentation and per-patch noise (type, then level, uniform)."""
+
+    def __init__(self, images: list[np.ndarray], patch: int, seed: int):
+        import cv2
+
+        self.patch, self.seed = patch, seed
+        self.pyramid = []
+        for im in images:
+            for s in SCALES:
+                h, w = int(im.shape[0] * s), int(im.shape[1] * s)
+                if min(h, w) >= patch:
+                    scaled = im if s == 1.0 else cv2.resize(im, (w, h), interpolation=cv2.INTER_CUBIC)
+                    self.pyramid.append(np.clip(scaled, 0, 1).astype(np.float32))
+        if not self.pyramid:
+            raise DatasetError(f"no training image is at least {patch}×{patch}; pass a smaller --patch-size")
+
+    def batch(self, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, 0xBA7C, step])
+        clean = np.empty((size, 1, self.patch, self.patch), np.float32)
+        noisy = np.empty_like(clean)
+        for i in range(size):
+            im = self.pyramid[rng.integers(len(self.pyramid))]
+            y = rng.integers(im.shape[0] - self.patch + 1)
+            x = rng.integers(im.shape[1] - self.patch + 1)
+            p = np.rot90(im[y:y + self.patch, x:x + self.patch], k=int(rng.integers(4)))
+            if rng.integers(2):
+                p = p[:, ::-1]
+            p = np.ascontiguousarray(p)
+            cls = NOISE_TYPES[rng.integers(len(NOISE_TYPES))]
+            levels = list(cls.levels.values())
+            params = levels[rng.integers(len(levels))]
+            clean[i, 0] = p
+            noisy[i, 0] = cls(**params).apply(p, rng)
+        return noisy, clean
+
+
+def fixed_set(images: list[np.ndarray], crop: int, seed: int) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """Centre crops of every image × every noise setting, with fixed noise: (model, level, noisy, clean)."""
+    out = []
+    for k, im in enumerate(images):
+        c = min(crop, *im.shape)
+        y, x = (im.shape[0] - c) // 2, (im.shape[1] - c) // 2
+        clean = np.ascontiguousarray(im[y:y + c, x:x + c])
+        for j, (model, level, params) in enumerate(noise_settings()):
+            rng = np.random.default_rng([seed, 0x7A1, k, j])
+            out.append((model, level, add_noise(clean, model, params, rng), clean))
+    return out

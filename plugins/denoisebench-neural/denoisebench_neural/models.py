@@ -1,0 +1,139 @@
+"""The two networks: a CNN-only denoiser and the hybrid CNN–RNN denoiser (the CNN plus a recurrent branch).
+
+Both work at half resolution after a 2×2 pixel-unshuffle (as FFDNet does) and predict the noise residual::
+
+    x ─ unshuffle(2) ─ conv ─ [res-block] × blocks ─ ReLU ───────── f ─┬──────────────── concat ─ head ─ shuffle(2) ─ r
+                                                                      └─ RNN branch ─ g ─┘            (hybrid only)
+    output = x − r
+
+The RNN branch (ReNet-style) downsamples ``f`` by 2 (stride-2 conv, so it runs at 1/4 of the input resolution),
+scans every row with a bidirectional LSTM (or GRU), then every column of the result with a second
+bidirectional LSTM, so each position sees context from the whole image; a 1×1 conv + pixel-shuffle brings it
+back to the resolution of ``f``. A res-block is conv3×3 ─ ReLU ─ conv3×3 plus the identity (a plain
+stack of 10 conv+ReLU layers without normalisation stayed at the identity map for hundreds of steps here). The CNN-only model is the same network without the RNN branch (the head then
+sees ``f`` alone), so comparing the two is an ablation of the recurrent branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MULTIPLE = 4  # input sides are padded to a multiple of this (unshuffle 2 × RNN stride 2)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "cnn"  # "cnn" | "hybrid"
+    channels: int = 48  # CNN feature channels at half resolution
+    blocks: int = 4  # residual blocks (2 convs each) in the CNN branch
+    rnn_channels: int = 32  # input channels of the RNN branch (after its stride-2 conv)
+    rnn_hidden: int = 32  # hidden size per direction
+    rnn_cell: str = "lstm"  # "lstm" | "gru"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: type(getattr(cls(), k))(v) for k, v in d.items() if k in fields})
+
+
+def _conv(cin: int, cout: int, k: int = 3) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, padding=k // 2)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.a, self.b = _conv(c, c), _conv(c, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.b(F.relu(self.a(x)))
+
+
+class BiScan(nn.Module):
+    """Bidirectional recurrent scan along the last axis of a (B, C, H, W) map -> (B, 2·hidden, H, W)."""
+
+    def __init__(self, cin: int, hidden: int, cell: str):
+        super().__init__()
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.rnn = rnn(cin, hidden, batch_first=True, bidirectional=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        seq = x.permute(0, 2, 3, 1).reshape(b * h, w, c)
+        out, _ = self.rnn(seq)
+        return out.reshape(b, h, w, -1).permute(0, 3, 1, 2)
+
+
+class RNNBranch(nn.Module):
+    """ReNet-style branch: stride-2 conv, row scan, column scan, 1×1 conv + pixel-shuffle back up."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.down = nn.Conv2d(cfg.channels, cfg.rnn_channels, 3, stride=2, padding=1)
+        self.rows = BiScan(cfg.rnn_channels, cfg.rnn_hidden, cfg.rnn_cell)
+        self.cols = BiScan(2 * cfg.rnn_hidden, cfg.rnn_hidden, cfg.rnn_cell)
+        self.up = nn.Conv2d(2 * cfg.rnn_hidden, 4 * cfg.rnn_channels, 1)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        z = F.relu(self.down(f))
+        z = self.rows(z)  # along W
+        z = self.cols(z.transpose(2, 3)).transpose(2, 3)  # along H
+        return F.pixel_shuffle(self.up(z), 2)
+
+
+class Denoiser(nn.Module):
+    """Residual denoiser; ``cfg.kind`` selects CNN-only or hybrid CNN–RNN. Input/output (B, 1, H, W) in [0, 1]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.kind not in ("cnn", "hybrid"):
+            raise ValueError(f"model kind {cfg.kind!r}: pass 'cnn' or 'hybrid'")
+        self.cfg = cfg
+        c = cfg.channels
+        self.cnn = nn.Sequential(_conv(4, c), *[ResBlock(c) for _ in range(cfg.blocks)], nn.ReLU())
+        self._init(self.cnn)  # now, so the CNN branch starts identical in both models for one seed
+        self.rnn = RNNBranch(cfg) if cfg.kind == "hybrid" else None
+        fused = c + (cfg.rnn_channels if self.rnn is not None else 0)
+        self.head = nn.Sequential(_conv(fused, c), nn.ReLU(inplace=True), _conv(c, 4))
+        if self.rnn is not None:
+            self._init(self.rnn)
+        self._init(self.head)
+        nn.init.normal_(self.head[-1].weight, std=1e-3)  # output ≈ input at the start
+
+    @staticmethod
+    def _init(part: nn.Module) -> None:
+        """Kaiming-normal convs; each residual block's second conv at zero (the block starts as the identity)."""
+        for m in part.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        for m in part.modules():
+            if isinstance(m, ResBlock):
+                nn.init.zeros_(m.b.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
+        xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
+        f = self.cnn(F.pixel_unshuffle(xp, 2))
+        if self.rnn is not None:
+            f = torch.cat([f, self.rnn(f)], dim=1)  # concatenation fusion (the paper's eq. 12)
+        residual = F.pixel_shuffle(self.head(f), 2)
+        return (xp - residual)[..., :h, :w]
+
+
+def build(cfg: ModelConfig | dict) -> Denoiser:
+    if isinstance(cfg, dict):
+        cfg = ModelConfig.from_dict(cfg)
+    return Denoiser(cfg)
+
+
+def param_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,93 @@
+"""Ship a training run: copy its best weights into the package, record their sha256, write the model card.
+
+    python -m denoisebench_neural.ship runs/train-hybrid hybrid --command "denoisebench train hybrid ..."
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from denoisebench_neural import weights
+
+ARCH = {
+    "cnn": "2×2 pixel-unshuffle → conv3×3(4→C) → {blocks}× residual block [conv3×3 → ReLU → conv3×3, + identity] → ReLU → head: conv3×3(C→C)+ReLU, "
+           "conv3×3(C→4) → pixel-shuffle → noise residual r; output = x − r. C = {channels}.",
+    "hybrid": "as the CNN, plus a recurrent branch on the CNN features f (ReNet-style): stride-2 conv3×3(C→{rnn_channels}) "
+              "+ReLU (1/4 resolution), bidirectional {cell} along every row (hidden {rnn_hidden}/direction), then a "
+              "bidirectional {cell} along every column, conv1×1 → pixel-shuffle back to f's resolution "
+              "({rnn_channels} ch); fusion by concatenation [f, g] (the paper's eq. 12) into the same head. C = {channels}.",
+}
+
+
+def card(run: Path, name: str, command: str, entry: dict) -> str:
+    opts = json.loads((run / "options.json").read_text())
+    summ = json.loads((run / "summary.json").read_text())
+    hist = json.loads((run / "history.json").read_text())
+    o = opts["options"]
+    _, meta = weights.load_file(run / "best.safetensors")
+    cfg = meta["config"]
+    arch = ARCH[cfg["kind"]].format(cell=cfg["rnn_cell"].upper(), **cfg)
+    types = list(hist[0]["val_psnr_type"])
+    lines = [
+        f"# Model card: `{name}`",
+        "",
+        f"- **Architecture:** {arch}",
+        f"- **Parameters:** {summ['params']:,} (weights file {entry['file']}, "
+        f"{(run / 'best.safetensors').stat().st_size / 1e6:.2f} MB, sha256 `{entry['sha256']}`)",
+        "- **Task:** blind gray denoising of all four noise types (gaussian, speckle, salt_pepper, mixed) at their "
+        "standard levels with one model; colour images are denoised channel by channel.",
+        f"- **Command:** `{command}`",
+        f"- **Data:** Train400 (400 gray 180×180 images), seeded 70/15/15 split: {len(summ['split']['train'])} train / "
+        f"{len(summ['split']['val'])} validation / {len(summ['split']['test'])} test images. "
+        f"Patches {o['patch_size']}×{o['patch_size']}, batch {o['batch_size']}, augmentation: scale "
+        "{1, 0.9, 0.8, 0.7}, rot90, flip; noise per patch: type uniform over the 4, then level uniform over its "
+        "standard levels, from the registered noise models (clipped to [0, 1]).",
+        f"- **Recipe:** Adam lr {o['lr']} ({o['schedule']} schedule), MSE loss, up to {o['epochs']} epochs of "
+        f"{o['epoch_size']} patches ({summ['total_steps']} steps), early stopping patience {o['patience']} epochs on "
+        f"validation loss, wall-clock budget {o['budget_minutes']} min, seed {o['seed']}, {o['threads']} torch thread, "
+        f"device {o['device']}.",
+        f"- **Trained:** {summ['steps']} optimizer steps in {summ['wall_s'] / 60:.1f} min wall time on the shared "
+        f"2-core CPU ({summ['stopped']}); shipped weights are from step {summ['best_step']} (best validation loss).",
+        "",
+        "## Validation curve",
+        "",
+        "Validation set: centre 96×96 crops of the validation images × every standard noise setting, fixed noise. "
+        "PSNR in dB (mean over crops and levels of each type).",
+        "",
+        "| epoch | step | wall (min) | train loss | val loss | " + " | ".join(types) + " |",
+        "|---:|---:|---:|---:|---:|" + "---:|" * len(types),
+    ]
+    for h in hist:
+        lines.append(f"| {h['epoch']} | {h['step']} | {h['wall_s'] / 60:.1f} | {h['train_loss']:.5f} | "
+                     f"{h['val_loss']:.5f} | " + " | ".join(f"{h['val_psnr_type'][t]:.2f}" for t in types) + " |")
+    best, test = summ["best_val"], summ["test"]
+    lines += ["", "## Final PSNR per noise setting (best checkpoint)", "",
+              "| setting | validation PSNR (dB) | held-out test split PSNR (dB) |", "|---|---:|---:|"]
+    for key in best["psnr"]:
+        lines.append(f"| {key} | {best['psnr'][key]:.2f} | {test['psnr'][key]:.2f} |")
+    for t in types:
+        lines.append(f"| **{t}** (mean) | **{best['psnr_type'][t]:.2f}** | **{test['psnr_type'][t]:.2f}** |")
+    lines += ["", "Numbers on full benchmark images (BSD68, Set12) come from `denoisebench run`; see the "
+              "package README.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m denoisebench_neural.ship", description=__doc__.split("\n")[0])
+    p.add_argument("run", type=Path)
+    p.add_argument("name", choices=["cnn", "hybrid"])
+    p.add_argument("--command", required=True, help="the training command line, for the card")
+    args = p.parse_args(argv)
+    dest = weights.WEIGHTS_DIR / f"{args.name}.safetensors"
+    shutil.copyfile(args.run / "best.safetensors", dest)
+    entry = weights.record(args.name, dest)
+    (weights.WEIGHTS_DIR / f"{args.name}.md").write_text(card(args.run, args.name, args.command, entry))
+    print(f"shipped {dest} sha256 {entry['sha256']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

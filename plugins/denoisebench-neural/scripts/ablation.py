@@ -1,0 +1,75 @@
+"""Summarise a denoisebench run for the neural models: mean PSNR/SSIM per denoiser and noise setting, and the
+paired t-test (over images) of hybrid vs cnn per setting. Reads the run's results store only.
+
+    python plugins/denoisebench-neural/scripts/ablation.py reports/neural-bsd68 [--a hybrid --b cnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from scipy import stats
+
+from denoisebench.store import Store
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("run")
+    p.add_argument("--a", default="hybrid")
+    p.add_argument("--b", default="cnn")
+    args = p.parse_args(argv)
+    with Store(args.run) as store:
+        cells = store.cells()
+    ok = cells[cells["status"] == "ok"]
+    bad = cells[cells["status"] != "ok"]
+    if len(bad):
+        print(f"{len(bad)} cells not ok: {bad.groupby(['denoiser', 'status']).size().to_dict()}")
+    order = list(dict.fromkeys(ok["noise"]))
+    dens = list(dict.fromkeys(ok["denoiser"]))
+    for metric in ("psnr", "ssim"):
+        if metric not in ok:
+            continue
+        print(f"\nMean {metric.upper()} ({', '.join(sorted(set(ok['dataset'])))}; n images per setting: "
+              f"{ok.groupby(['noise', 'denoiser']).size().max()})\n")
+        print("| setting | " + " | ".join(dens) + " | best classical | best neural |")
+        print("|---|" + "---:|" * (len(dens) + 2))
+        table = ok.groupby(["noise", "denoiser"])[metric].mean().unstack()
+        neural = [d for d in (args.a, args.b) if d in table]
+        classical = [d for d in table.columns if d not in neural and d != "noisy"]
+        for noise in order:
+            row = table.loc[noise]
+            fmt = "{:.2f}" if metric == "psnr" else "{:.4f}"
+            best_c = max(classical, key=lambda d: row[d]) if classical else ""
+            best_n = max(neural, key=lambda d: row[d]) if neural else ""
+            print(f"| {noise} | " + " | ".join(fmt.format(row[d]) for d in dens) + f" | {best_c} | {best_n} |")
+    print(f"\nPaired t-test {args.a} vs {args.b} over images (two-sided; Δ = {args.a} − {args.b})\n")
+    print("| setting | Δ PSNR (dB) | t | p | Δ SSIM | t | p | images where a wins (PSNR) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for noise in order:
+        sub = ok[ok["noise"] == noise]
+        pa = sub[sub["denoiser"] == args.a].set_index("image_id")
+        pb = sub[sub["denoiser"] == args.b].set_index("image_id")
+        ids = pa.index.intersection(pb.index)
+        if len(ids) < 2:
+            continue
+        cols = []
+        for metric in ("psnr", "ssim"):
+            a, b = pa.loc[ids, metric].to_numpy(float), pb.loc[ids, metric].to_numpy(float)
+            t, pv = stats.ttest_rel(a, b)
+            cols += [f"{np.mean(a - b):+.3f}" if metric == "psnr" else f"{np.mean(a - b):+.4f}", f"{t:.2f}", f"{pv:.2g}"]
+        wins = int((pa.loc[ids, "psnr"] > pb.loc[ids, "psnr"]).sum())
+        print(f"| {noise} | " + " | ".join(cols) + f" | {wins}/{len(ids)} |")
+    if "seconds" in ok:
+        print("\nMedian seconds per image (cell wall time, as recorded by the harness)\n")
+        med = ok[ok["denoiser"] != "noisy"].groupby(["dataset", "denoiser"])["seconds"].median().unstack()
+        print("| dataset | " + " | ".join(med.columns) + " |")
+        print("|---|" + "---:|" * len(med.columns))
+        for ds, row in med.iterrows():
+            print(f"| {ds} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

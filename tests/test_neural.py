@@ -1,0 +1,240 @@
+"""Tests of the denoisebench-neural plugin: models, tiled inference, weights verification, training, plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("denoisebench_neural")
+
+from denoisebench_neural import inference, weights  # noqa: E402
+from denoisebench_neural.models import ModelConfig, build, param_count  # noqa: E402
+
+from denoisebench.errors import UnavailableError  # noqa: E402
+
+DATA = Path(os.environ.get("DENOISEBENCH_DATA", "/work/shared/datasets"))
+torch.set_num_threads(1)
+
+
+def tiny(kind: str, seed: int = 0):
+    torch.manual_seed(seed)
+    return build(ModelConfig(kind=kind, channels=8, blocks=1, rnn_channels=4, rnn_hidden=4)).eval()
+
+
+def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = 0.5 + 0.3 * np.sin(xx / 9.0) * np.cos(yy / 13.0) + 0.05 * rng.standard_normal((h, w))
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["cnn", "hybrid"])
+@pytest.mark.parametrize("shape", [(37, 53), (64, 64), (5, 9)])
+def test_shapes_and_residual(kind, shape):
+    model = tiny(kind)
+    x = torch.rand(2, 1, *shape)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+
+
+def test_cnn_is_hybrid_without_rnn_branch():
+    cnn, hyb = tiny("cnn"), tiny("hybrid")
+    assert cnn.rnn is None and hyb.rnn is not None
+    assert param_count(hyb) > param_count(cnn)
+    # the shared CNN branch is initialised identically for the same seed (a clean ablation)
+    for (n1, p1), (n2, p2) in zip(cnn.cnn.named_parameters(), hyb.cnn.named_parameters()):
+        assert n1 == n2 and torch.equal(p1, p2)
+
+
+def test_tiled_equals_untiled_for_cnn():
+    model = tiny("cnn")
+    img = smooth_image(200, 236)
+    dev = torch.device("cpu")
+    whole = inference.denoise_gray(model, img, dev, tile=512)
+    tiled = inference.denoise_gray(model, img, dev, tile=64, overlap=48, batch=3)
+    # the receptive field (10 px) is inside the discarded margin (12 px): equal up to float rounding
+    assert np.abs(whole - tiled).max() < 1e-5
+
+
+def test_tiling_has_no_seams_for_hybrid():
+    model = tiny("hybrid")
+    img = smooth_image(160, 200, seed=1)
+    dev = torch.device("cpu")
+    whole = inference.denoise_gray(model, img, dev, tile=512)
+    tiled = inference.denoise_gray(model, img, dev, tile=96, overlap=48)
+    diff = tiled - whole
+    # the RNN sees only its tile, so values differ a little, but the blend changes them gradually: no step
+    assert np.abs(diff).mean() < 0.05
+    assert np.abs(np.diff(diff, axis=0)).max() < 0.01
+    assert np.abs(np.diff(diff, axis=1)).max() < 0.01
+
+
+def test_blend_weights_partition():
+    w = inference._ramp(96, True, True, 48)
+    assert w[:12].sum() == 0 and w[-12:].sum() == 0 and w[48] == 1
+    # two neighbouring tiles' ramps sum to 1 over the overlap
+    a, b = inference._ramp(96, False, True, 48), inference._ramp(96, True, False, 48)
+    total = np.zeros(96 + 48)
+    total[:96] += a
+    total[48:] += b
+    assert np.allclose(total, 1)
+
+
+def test_deterministic_and_batch_matches_single():
+    model = tiny("hybrid")
+    dev = torch.device("cpu")
+    imgs = [smooth_image(40, 48, s) for s in range(3)] + [smooth_image(33, 21, 5)]
+    one = [inference.denoise_gray(model, im, dev) for im in imgs]
+    many = inference.denoise_many(model, imgs, dev, batch=2)
+    again = inference.denoise_many(model, imgs, dev, batch=2)
+    for a, b, c in zip(one, many, again):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() < 1e-5
+        assert np.array_equal(b, c)
+
+
+def _write_weights(tmp_path: Path, kind: str = "cnn") -> Path:
+    model = tiny(kind)
+    path = tmp_path / f"{kind}.safetensors"
+    weights.save(model, path, {"step": 1})
+    weights.record(kind, path, weights_dir=tmp_path)
+    return path
+
+
+def test_weights_roundtrip_and_sha256(tmp_path):
+    path = _write_weights(tmp_path)
+    entry = json.loads((tmp_path / "MANIFEST.json").read_text())["cnn"]
+    assert entry["sha256"] == weights.sha256(path)
+    model, meta = weights.load_shipped("cnn", weights_dir=tmp_path)
+    ref = tiny("cnn")
+    for k, v in ref.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v)
+    assert meta["step"] == 1 and meta["config"]["channels"] == 8
+
+
+def test_corrupt_and_missing_weights_give_one_line(tmp_path):
+    path = _write_weights(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(UnavailableError) as err:
+        weights.load_shipped("cnn", weights_dir=tmp_path)
+    assert "corrupt" in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+    path.unlink()
+    with pytest.raises(UnavailableError, match="missing"):
+        weights.load_shipped("cnn", weights_dir=tmp_path)
+    with pytest.raises(UnavailableError, match="no weights recorded"):
+        weights.load_shipped("hybrid", weights_dir=tmp_path)
+
+
+def test_garbage_file_is_unavailable_not_crash(tmp_path):
+    from denoisebench_neural.denoisers import CNNDenoiser
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    den = CNNDenoiser(weights=str(bad), device="cpu")
+    with pytest.raises(UnavailableError) as err:
+        den.denoise(np.zeros((8, 8), np.float32))
+    assert "\n" not in str(err.value)
+
+
+def test_denoiser_wrong_kind_and_colour(tmp_path):
+    from denoisebench_neural.denoisers import CNNDenoiser, HybridDenoiser
+
+    path = _write_weights(tmp_path, "cnn")
+    with pytest.raises(UnavailableError, match="cnn"):
+        HybridDenoiser(weights=str(path), device="cpu").denoise(np.zeros((8, 8), np.float32))
+    den = CNNDenoiser(weights=str(path), device="cpu")
+    rgb = np.stack([smooth_image(24, 20, s) for s in range(3)], axis=2)
+    keep = rgb.copy()
+    out = den.denoise(rgb)
+    assert out.shape == rgb.shape and out.dtype == np.float32 and np.array_equal(rgb, keep)
+    gray = den.denoise(np.ascontiguousarray(rgb[:, :, 1]))
+    assert np.abs(out[:, :, 1] - gray).max() < 1e-6
+
+
+def test_train_smoke_and_resume(tmp_path):
+    import cv2
+    from denoisebench_neural.train import TrainOptions, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(data / f"im{i}.png"), (smooth_image(48, 56, i) * 255).astype(np.uint8))
+    opts = TrainOptions(model="hybrid", data=str(data), out=str(tmp_path / "run"), epochs=1, epoch_size=8,
+                        batch_size=4, patch_size=32, channels=8, blocks=1, val_crop=32, threads=1)
+    events = []
+    summary = train(opts, lambda kind, **info: events.append(kind))
+    assert summary["steps"] == 2 and {"start", "step", "epoch", "done"} <= set(events)
+    run = tmp_path / "run"
+    model, meta = weights.load_file(run / "best.safetensors")
+    assert model.cfg.kind == "hybrid" and meta["step"] == 2
+    assert set(summary["test"]["psnr_type"]) == {"gaussian", "speckle", "salt_pepper", "mixed"}
+    opts.epochs, opts.resume = 2, True
+    summary = train(opts)
+    assert summary["steps"] == 4
+    assert [h["step"] for h in json.loads((run / "history.json").read_text())] == [2, 4]
+
+
+def test_batches_are_seeded():
+    from denoisebench_neural.data import PatchSampler
+
+    imgs = [smooth_image(48, 48, i) for i in range(3)]
+    a = PatchSampler(imgs, 32, seed=3).batch(7, 4)
+    b = PatchSampler(imgs, 32, seed=3).batch(7, 4)
+    c = PatchSampler(imgs, 32, seed=3).batch(8, 4)
+    assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
+
+
+def test_plugin_import_does_not_import_torch():
+    code = "import sys, denoisebench_neural.plugin; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_plugin_registers_denoisers_and_train_command():
+    import argparse
+
+    from denoisebench_neural import plugin
+
+    from denoisebench.registry import Registry
+
+    reg = Registry("denoiser")
+    plugin.denoisebench_register_denoisers(reg)
+    assert {"cnn", "hybrid"} <= set(reg.names())
+    parser = argparse.ArgumentParser()
+    plugin.denoisebench_add_commands(parser.add_subparsers())
+    args = parser.parse_args(["train", "cnn", "--epochs", "3", "--budget-minutes", "5"])
+    assert args.model == "cnn" and args.epochs == 3 and args.batch_size == 32 and args.lr == 1e-3
+
+
+@pytest.mark.parametrize("name", ["cnn", "hybrid"])
+def test_shipped_weights_denoise(name):
+    if name not in weights.manifest():
+        pytest.skip("no shipped weights yet")
+    from denoisebench_neural.denoisers import CNNDenoiser, HybridDenoiser
+
+    from denoisebench.builtin.noise import Gaussian
+    from denoisebench.images import load_image
+
+    path = DATA / "set12" / "01.png"
+    if not path.is_file():
+        pytest.skip("Set12 not available")
+    clean = load_image(path, gray=True)[64:192, 64:192]
+    noisy = Gaussian(sigma=25).apply(clean, np.random.default_rng(0))
+    den = (CNNDenoiser if name == "cnn" else HybridDenoiser)(device="cpu")
+    out = den.denoise(noisy)
+
+    def psnr(a, b):
+        return 10 * np.log10(1 / np.mean((a - b) ** 2))
+
+    assert psnr(clean, out) > psnr(clean, noisy) + 5
