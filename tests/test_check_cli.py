@@ -58,3 +58,23 @@ def test_check_plugin_that_fails_to_load(tmp_path, capsys):
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
     assert "plugin 'bad_import': error: failed to load" in out and "no_such_module_xyz" in out
+
+
+def test_check_dataset_with_options(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from denoisebench.images import save_image
+
+    for i in range(2):
+        save_image(tmp_path / f"im{i}.png", np.full((16, 20), 0.25 * (i + 1), np.float32))
+    monkeypatch.setenv("COLUMNS", "300")  # one table row per line
+    assert main(["check", "folder", "--dataset-option", f"path={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "dataset:folder" in out and "images_follow_conventions" in out and "PASSED" in out
+    assert main(["check", f"folder:path={tmp_path / 'missing'}"]) == 1  # a bad option fails the checks
+    assert "does not instantiate" in capsys.readouterr().out
+
+
+def test_check_bad_dataset_option_is_one_line_error(capsys):
+    assert main(["check", "folder", "--dataset-option", "path"]) == 2
+    assert "pass KEY=VALUE" in capsys.readouterr().err
