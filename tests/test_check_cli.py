@@ -72,7 +72,7 @@ def test_check_dataset_with_options(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "dataset:folder" in out and "images_follow_conventions" in out and "PASSED" in out
     assert main(["check", f"folder:path={tmp_path / 'missing'}"]) == 1  # a bad option fails the checks
-    assert "does not instantiate" in capsys.readouterr().out
+    assert "does not exist" in capsys.readouterr().out
 
 
 def test_check_bad_dataset_option_is_one_line_error(capsys):
