@@ -238,3 +238,17 @@ def test_shipped_weights_denoise(name):
         return 10 * np.log10(1 / np.mean((a - b) ** 2))
 
     assert psnr(clean, out) > psnr(clean, noisy) + 5
+
+
+def test_user_weights_file_missing_is_one_line(tmp_path):
+    with pytest.raises(UnavailableError) as err:
+        weights.load_file(tmp_path / "nope.safetensors")
+    assert "missing" in str(err.value) and "denoisebench train" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_core_cli_has_train_command():
+    exe = Path(sys.executable).with_name("denoisebench")
+    if not exe.exists():
+        pytest.skip("denoisebench console script not installed")
+    out = subprocess.run([str(exe), "train", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--budget-minutes" in out.stdout and "--resume" in out.stdout

@@ -49,9 +49,9 @@ def load_file(path: str | Path, expected_sha256: str | None = None):
     from denoisebench_neural.models import build
 
     path = Path(path)
+    fix = "reinstall denoisebench-neural" if expected_sha256 else "pass a .safetensors file written by 'denoisebench train'"
     if not path.is_file():
-        raise UnavailableError(f"{path}: weights file missing; reinstall denoisebench-neural or run "
-                               f"'denoisebench train' and pass its weights")
+        raise UnavailableError(f"{path}: weights file missing; {fix}")
     if expected_sha256 is not None and sha256(path) != expected_sha256:
         raise UnavailableError(f"{path}: weights file is corrupt (sha256 does not match the package manifest); "
                                f"reinstall denoisebench-neural")
@@ -63,7 +63,7 @@ def load_file(path: str | Path, expected_sha256: str | None = None):
         model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any decode failure is one line
         raise UnavailableError(f"{path}: not a valid denoisebench-neural weights file ({type(exc).__name__}); "
-                               f"reinstall denoisebench-neural") from None
+                               f"{fix}") from None
     model.eval()
     return model, {k: json.loads(v) for k, v in meta.items()}
 

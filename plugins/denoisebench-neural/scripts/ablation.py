@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     with Store(args.run) as store:
         cells = store.cells()
+    cells["noise"] = cells["noise"] + " " + cells["noise_level"].astype(str)
     ok = cells[cells["status"] == "ok"]
     bad = cells[cells["status"] != "ok"]
     if len(bad):
