@@ -253,6 +253,8 @@ def test_bad_options_and_missing_dask(monkeypatch, capsys):
         DaskExecutor(scheduler="tcp://127.0.0.1:1", workers=2)
     with pytest.raises(ConfigError, match="cannot connect"):
         DaskExecutor(scheduler="tcp://127.0.0.1:1", connect_timeout="1s").start()
+    assert main(["run", "--denoisers", "median", "--workers", "2", "--output", "/nonexistent/x", "--quiet"]) == 2
+    assert "--workers: a dask option; pass --executor dask" in capsys.readouterr().err
     monkeypatch.setitem(__import__("sys").modules, "denoisebench.dask_executor", None)
     with pytest.raises(ConfigError, match=r"pip install 'denoisebench\[dask\]'"):
         make_executor("dask", workers=1)

@@ -85,7 +85,10 @@ def config_from_args(args) -> Config:
 
 def executor_options(args) -> dict:
     """Extra options for the executor (the dask executor adds its own arguments to this parser)."""
-    return {k: getattr(args, k) for k in ("scheduler", "workers") if getattr(args, k, None) is not None}
+    options = {k: getattr(args, k) for k in ("scheduler", "workers") if getattr(args, k, None) is not None}
+    if options and args.executor != "dask":
+        raise ConfigError(f"--{next(iter(options))}: a dask option; pass --executor dask with it")
+    return options
 
 
 def run_command(args) -> int:
