@@ -129,7 +129,7 @@ class DaskExecutor:
         client = self.start()
         batches = [tasks[i:i + self.batch] for i in range(0, len(tasks), self.batch)]
         batches.reverse()  # pop() from the end keeps the plan's order
-        pending = as_completed()
+        pending = as_completed(loop=client.loop)
         owner: dict = {}
         window, checked = self._window(client), time.monotonic()
 
@@ -147,7 +147,7 @@ class DaskExecutor:
                 try:
                     results = fut.result()
                 except Exception as exc:  # KilledWorker, a lost connection, unpicklable results ...
-                    why = (f"worker process died while running this task ({self.allowed_failures + 1} times)"
+                    why = (f"worker processes kept dying while running this task (dask KilledWorker: {exc})"
                            if type(exc).__name__ == "KilledWorker" else
                            f"task failed in the dask executor: {type(exc).__name__}: {exc}")
                     results = [crashed(task, why) for task in batch]

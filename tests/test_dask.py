@@ -67,6 +67,16 @@ class KillOnce(Denoiser):
         return cv2.blur(np.asarray(noisy, np.float32), (k, k), borderType=cv2.BORDER_REFLECT)
 
 
+class KillAlways(Denoiser):
+    name = "kill_always"
+    description = "kills every dask worker that runs it while FLAG.poison exists"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        if _in_dask_worker() and os.path.exists(FLAG + ".poison"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return np.asarray(noisy, np.float32)
+
+
 class Raises(Denoiser):
     name = "raises"
     description = "always raises"
@@ -79,6 +89,7 @@ class Raises(Denoiser):
 def denoisebench_register_denoisers(registry):
     registry.add(KillOnce)
     registry.add(Raises)
+    registry.add(KillAlways)
 '''
 
 METRICS = ("psnr", "ssim", "mse", "mae", "pearson")
@@ -195,6 +206,18 @@ def test_killed_worker_is_retried_and_values_equal_a_clean_run(cluster, site, pl
     assert len(faulty) == len(clean) == 6 * 3 and (faulty.status == "ok").all()  # nothing lost, none twice
     assert faulty.key.is_unique
     assert_same_cells(clean, faulty)
+
+
+def test_task_that_keeps_killing_workers_becomes_error_rows(cluster, site, plugins, tmp_path):
+    poison = site / "kill.flag.poison"
+    poison.write_text("armed")
+    try:
+        cfg = config(denoisers=("median", "kill_always"), noise=("gaussian:25",), max_images=1, repetitions=1)
+        cells = run(cfg, plugins, DaskExecutor(scheduler=cluster.scheduler_address), tmp_path / "run")
+    finally:
+        poison.unlink()
+    assert len(cells) == 3 and (cells.status == "error").all()  # the whole task: noisy, median, kill_always
+    assert cells.error.str.contains("KilledWorker").all()
 
 
 def test_client_killed_resumes_from_store(cluster, plugins, tmp_path):
