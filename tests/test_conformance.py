@@ -58,14 +58,7 @@ def _folder():
     FOLDER.rmdir()
 
 
-# Declared, not hidden: the Table 1 metrics threshold at the Otsu level of the *reference* image, so swapping
-# the arguments changes the value, but the classes inherit Metric.symmetric = True. Fix: symmetric = False in
-# denoisebench/builtin/classification.py (then these strict xfails turn into failures and must be removed).
-KNOWN = {name: {"symmetry": "threshold comes from the reference image; class still declares symmetric=True"}
-         for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "tp", "fp", "tn", "fn")}
-
-
-@parametrize_with_checks(_subjects(), expected_failures=KNOWN)
+@parametrize_with_checks(_subjects())
 def test_builtins_conform(subject, check):
     check(subject)
 

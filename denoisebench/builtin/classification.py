@@ -92,6 +92,7 @@ def cached_classify(clean: np.ndarray, output: np.ndarray, threshold: float | No
 class _Classification(Metric):
     field = "accuracy"
     convention = RULE
+    symmetric = False  # the threshold comes from the reference (clean) image
 
     def __init__(self, threshold: str | float = "otsu", **options):
         if options:
