@@ -78,9 +78,10 @@ class LPIPS(Metric):
     identity = 0.0
     symmetric = True
     #: weights: explicit file (else $DENOISEBENCH_LPIPS_WEIGHTS, then the source chain); device: auto|cpu|cuda...;
-    #: batch_size: image pairs per forward pass; download: allow fetching the official files; ref_cache:
+    #: batch_size: images per forward pass (every pass has exactly this many; the last is padded), so an image's
+    #: value never depends on which cells share its pass (oneDNN picks kernels by batch size); download: allow fetching the official files; ref_cache:
     #: how many reference images' features to keep (references repeat across denoisers and noise levels)
-    defaults = {"weights": None, "device": "auto", "batch_size": 8, "download": True, "ref_cache": 4}
+    defaults = {"weights": None, "device": "auto", "batch_size": 4, "download": True, "ref_cache": 4}
 
     def __init__(self, **options: Any):
         super().__init__(**options)
@@ -125,7 +126,7 @@ class LPIPS(Metric):
                                  "pass images of the same shape")
             groups.setdefault(r.shape, []).append(i)
         out = [0.0] * len(refs)
-        step = self.options["batch_size"]
+        step = 4 * self.options["batch_size"]  # bounds memory; _run splits this into fixed-size passes
         for idx in groups.values():
             for start in range(0, len(idx), step):
                 chunk = idx[start:start + step]
@@ -145,7 +146,7 @@ class LPIPS(Metric):
         device = net.shift.device
         with torch.inference_mode():
             batch = torch.from_numpy(np.stack(fresh + ests)).to(device).permute(0, 3, 1, 2) * 2 - 1
-            taps = net.taps(batch)  # channels-last: the permuted NHWC batch is one
+            taps = self._fixed_size_taps(batch)  # channels-last: the permuted NHWC batch is one
             n = len(fresh)
             new = net.normalise([(h[:n], norm[:n]) for h, norm in taps])
             est_taps = [(h[n:], norm[n:]) for h, norm in taps]
@@ -157,9 +158,30 @@ class LPIPS(Metric):
                 ref_feats = [f.expand(len(keys), -1, -1, -1) for f in found[keys[0]]]
             else:
                 ref_feats = [torch.cat([found[k][layer] for k in keys]) for layer in range(len(taps))]
-            values = net.distance(ref_feats, est_taps).cpu().tolist()
+            # one item at a time: a batched reduction / matmul may sum in an order that depends on the batch size
+            values = [net.distance([f[i:i + 1] for f in ref_feats], [(h[i:i + 1], m[i:i + 1]) for h, m in est_taps])
+                      .item() for i in range(len(ests))]
         self._remember(keys, found)
         return [float(v) for v in values]
+
+    def _fixed_size_taps(self, batch):
+        """AlexNet taps in passes of exactly ``batch_size`` images (the last padded with copies of its last image).
+
+        Per-sample results of a CPU convolution depend on the batch size only, not on the other samples, so with a
+        fixed pass size an image's LPIPS is the same whatever the order or number of cells it comes with.
+        """
+        import torch
+
+        step, n = self.options["batch_size"], batch.shape[0]
+        pad = (-n) % step
+        if pad:
+            batch = torch.cat([batch, batch[-1:].expand(pad, -1, -1, -1)])
+        batch = batch.contiguous(memory_format=torch.channels_last)  # same kernels for padded and full passes
+        passes = [self._net.taps(batch[i:i + step]) for i in range(0, n + pad, step)]
+        if len(passes) == 1:
+            return [(h[:n], norm[:n]) for h, norm in passes[0]]
+        return [(torch.cat([p[k][0] for p in passes])[:n], torch.cat([p[k][1] for p in passes])[:n])
+                for k in range(len(passes[0]))]
 
     def _remember(self, keys: list[bytes], found: dict[bytes, list]) -> None:
         limit = self.options["ref_cache"]
