@@ -128,6 +128,21 @@ def test_batch_matches_single_and_reference_cache(metric):
     assert metric.compute_batch(refs, ests) == pytest.approx(batched, abs=1e-6)  # features from the cache
 
 
+def test_value_does_not_depend_on_the_other_images_in_the_call(metric):
+    """Bit-for-bit: a pair's value is the same alone, with one other pair, or with six, in any position.
+
+    (torch's CPU kernels are chosen by batch size, so the plugin always runs passes of exactly batch_size images.)
+    """
+    rng = np.random.default_rng(2)
+    clean = load_image(NATURAL)[:96, :128]
+    ests = [np.clip(clean + rng.normal(0, s, clean.shape), 0, 1).astype(np.float32) for s in np.linspace(.02, .3, 7)]
+    fresh = lambda: L.LPIPS(weights=metric.options["weights"], ref_cache=0)  # noqa: E731
+    all7 = fresh().compute_batch([clean] * 7, ests)
+    assert fresh().compute_batch([clean], [ests[3]]) == [all7[3]]
+    assert fresh().compute_batch([clean] * 2, [ests[5], ests[3]]) == [all7[5], all7[3]]
+    assert fresh().compute_batch([clean] * 7, ests[::-1]) == all7[::-1]
+
+
 def test_gray_is_replicated_to_rgb(metric):
     clean = load_image(NATURAL)
     gray, est = clean.mean(axis=2), np.clip(clean.mean(axis=2) * 0.8 + 0.1, 0, 1)

@@ -158,9 +158,7 @@ class LPIPS(Metric):
                 ref_feats = [f.expand(len(keys), -1, -1, -1) for f in found[keys[0]]]
             else:
                 ref_feats = [torch.cat([found[k][layer] for k in keys]) for layer in range(len(taps))]
-            # one item at a time: a batched reduction / matmul may sum in an order that depends on the batch size
-            values = [net.distance([f[i:i + 1] for f in ref_feats], [(h[i:i + 1], m[i:i + 1]) for h, m in est_taps])
-                      .item() for i in range(len(ests))]
+            values = net.distance(ref_feats, est_taps).cpu().tolist()
         self._remember(keys, found)
         return [float(v) for v in values]
 

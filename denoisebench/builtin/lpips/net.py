@@ -72,7 +72,8 @@ class LPIPSAlex(torch.nn.Module):
             # contiguous: the reduction's summation order then does not depend on the inputs' memory layouts
             d = torch.addcdiv(a, h, norm, value=-1.0).contiguous()
             m = torch.linalg.vector_norm(d, dim=(2, 3)).square_() / (d.shape[2] * d.shape[3])
-            v = m @ getattr(self, f"lin{i}").view(-1)
+            # an elementwise product and a row sum, not a matmul: BLAS may sum in a batch-size-dependent order
+            v = (m * getattr(self, f"lin{i}").view(1, -1)).sum(dim=1)
             total = v if total is None else total + v
         return total
 
