@@ -7,6 +7,7 @@ completion order) and ``close()``. ``local`` is the default; ``dask`` lives in :
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -26,7 +27,9 @@ def crashed(task: Task, why: str) -> list[CellResult]:
     return [CellResult.for_cell(c, seed, "error", error=why) for c in task.cells]
 
 
-def _init_worker(disable: tuple[str, ...]) -> None:
+def _init_worker(disable: tuple[str, ...], threads: int) -> None:
+    # share the cores between workers: torch (imported later, by a plugin) reads this when it loads
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     get_state(disable)
 
 
@@ -52,8 +55,9 @@ class LocalExecutor:
         yield from self._run_pool(list(tasks))
 
     def _pool(self) -> ProcessPoolExecutor:
+        threads = max(1, (os.cpu_count() or 1) // self.jobs)
         return ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                   initargs=(self.disable,))
+                                   initargs=(self.disable, threads))
 
     def _run_pool(self, tasks: list[Task]) -> Iterator[list[CellResult]]:
         queue = list(reversed(tasks))
