@@ -29,6 +29,10 @@ def add_train_arguments(p) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=d.device)
     p.add_argument("--channels", type=int, default=d.channels, help=f"feature channels (default {d.channels})")
     p.add_argument("--blocks", type=int, default=d.blocks, help=f"residual blocks in the CNN (default {d.blocks})")
+    p.add_argument("--rnn-cell", choices=["lstm", "gru"], default=d.rnn_cell, help="hybrid's recurrent cell")
+    p.add_argument("--rnn-init", choices=["default", "zero"], default=d.rnn_init,
+                   help="zero: the RNN branch's output conv starts at 0 (the hybrid starts as the CNN)")
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (default 0: off)")
     p.add_argument("--log-every", type=int, default=25, help="steps between log lines when not on a terminal")
 
 

@@ -33,6 +33,7 @@ class ModelConfig:
     rnn_channels: int = 32  # input channels of the RNN branch (after its stride-2 conv)
     rnn_hidden: int = 32  # hidden size per direction
     rnn_cell: str = "lstm"  # "lstm" | "gru"
+    rnn_init: str = "default"  # "zero": the RNN branch's output conv starts at 0, so the hybrid starts as the CNN
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,6 +96,8 @@ class Denoiser(nn.Module):
         super().__init__()
         if cfg.kind not in ("cnn", "hybrid"):
             raise ValueError(f"model kind {cfg.kind!r}: pass 'cnn' or 'hybrid'")
+        if cfg.rnn_init not in ("default", "zero") or cfg.rnn_cell not in ("lstm", "gru"):
+            raise ValueError(f"rnn_init={cfg.rnn_init!r}, rnn_cell={cfg.rnn_cell!r}: pass default|zero and lstm|gru")
         self.cfg = cfg
         c = cfg.channels
         self.cnn = nn.Sequential(_conv(4, c), *[ResBlock(c) for _ in range(cfg.blocks)], nn.ReLU())
@@ -104,6 +107,8 @@ class Denoiser(nn.Module):
         self.head = nn.Sequential(_conv(fused, c), nn.ReLU(inplace=True), _conv(c, 4))
         if self.rnn is not None:
             self._init(self.rnn)
+            if cfg.rnn_init == "zero":
+                nn.init.zeros_(self.rnn.up.weight)
         self._init(self.head)
         nn.init.normal_(self.head[-1].weight, std=1e-3)  # output ≈ input at the start
 

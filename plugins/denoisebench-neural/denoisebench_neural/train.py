@@ -45,6 +45,9 @@ class TrainOptions:
     channels: int = 48
     blocks: int = 4
     val_crop: int = 96
+    rnn_cell: str = "lstm"
+    rnn_init: str = "default"
+    grad_clip: float = 0.0  # max global gradient norm; 0 = no clipping (the paper's recipe)
 
     def check(self) -> None:
         if self.model not in ("cnn", "hybrid"):
@@ -129,7 +132,8 @@ def train(opts: TrainOptions, on_event: Callable[..., None] = lambda kind, **inf
     val = D.fixed_set(D.load_gray(parts["val"]), opts.val_crop, opts.seed)
 
     torch.manual_seed(opts.seed)
-    model = build(ModelConfig(kind=opts.model, channels=opts.channels, blocks=opts.blocks)).to(device)
+    model = build(ModelConfig(kind=opts.model, channels=opts.channels, blocks=opts.blocks,
+                              rnn_cell=opts.rnn_cell, rnn_init=opts.rnn_init)).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -172,6 +176,9 @@ def train(opts: TrainOptions, on_event: Callable[..., None] = lambda kind, **inf
                 loss = torch.nn.functional.mse_loss(model(noisy_t).float(), clean_t)
             optim.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if opts.grad_clip > 0:
+                scaler.unscale_(optim)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
             scaler.step(optim)
             scaler.update()
             state["step"] += 1

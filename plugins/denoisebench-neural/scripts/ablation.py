@@ -16,13 +16,28 @@ from denoisebench.store import Store
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("run")
+    p.add_argument("run", nargs="+", help="run directories (their cells are combined; same seed => same noisy images)")
+    p.add_argument("--dataset", help="only this dataset (default: each dataset in turn)")
     p.add_argument("--a", default="hybrid")
     p.add_argument("--b", default="cnn")
     args = p.parse_args(argv)
-    with Store(args.run) as store:
-        cells = store.cells()
+    import pandas as pd
+
+    frames = []
+    for run in args.run:
+        with Store(run) as store:
+            frames.append(store.cells())
+    cells = pd.concat(frames, ignore_index=True)
+    cells = cells.drop_duplicates(subset=["dataset", "image_id", "noise_key", "repetition", "denoiser"])
     cells["noise"] = cells["noise"] + " " + cells["noise_level"].astype(str)
+    datasets = [args.dataset] if args.dataset else sorted(set(cells["dataset"]))
+    for ds in datasets:
+        print(f"\n## {ds}")
+        report(cells[cells["dataset"] == ds], args)
+    return 0
+
+
+def report(cells, args) -> None:
     ok = cells[cells["status"] == "ok"]
     bad = cells[cells["status"] != "ok"]
     if len(bad):
@@ -69,7 +84,6 @@ def main(argv=None) -> int:
         print("|---|" + "---:|" * len(med.columns))
         for ds, row in med.iterrows():
             print(f"| {ds} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
-    return 0
 
 
 if __name__ == "__main__":
