@@ -24,7 +24,7 @@ class NLMeans(Denoiser):
     param_grid = {"patch_size": [3, 5, 7], "strength": [0.6, 0.8, 1.0]}
     handles_color = True       # False: the harness passes colour images one channel at a time
     needs_noise_level = True   # True: `noise` (a NoiseSpec) is passed to denoise()
-    requires = ("skimage",)    # importable modules needed at run time (cells are 'unavailable' without them)
+    requires = ("skimage", "pywt")  # importable modules needed at run time (cells are 'unavailable' without them)
     deterministic = True       # same input -> same output (checked)
 
     def validate(self, params):
