@@ -252,3 +252,15 @@ def test_core_cli_has_train_command():
         pytest.skip("denoisebench console script not installed")
     out = subprocess.run([str(exe), "train", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--budget-minutes" in out.stdout and "--resume" in out.stdout
+
+
+@pytest.mark.parametrize("name", ["cnn", "hybrid"])
+def test_cells_record_which_shipped_weights_they_used(name):
+    from denoisebench_neural import denoisers
+
+    cls = {c.name: c for c in (denoisers.CNNDenoiser, denoisers.HybridDenoiser)}[name]
+    sha = weights.manifest()[name]["sha256"]
+    assert cls.default_params()["weights"] == f"shipped:{sha[:12]}"
+    stale = cls(**{**cls.default_params(), "weights": "shipped:000000000000"})
+    with pytest.raises(UnavailableError, match="start a new run"):
+        stale.denoise(np.zeros((32, 32), np.float32))

@@ -22,6 +22,15 @@ class _Neural(Denoiser):
     requires = ("torch",)
     deterministic = True
 
+    @classmethod
+    def default_params(cls, noise=None):
+        """Record which shipped weights a cell used (``shipped:<sha256 prefix>``), so that new weights make new
+        cells instead of a resumed run silently keeping values computed with the old ones."""
+        from denoisebench_neural.weights import manifest
+
+        entry = manifest().get(cls.model_name, {})
+        return {**cls.defaults, "weights": f"shipped:{entry['sha256'][:12]}" if entry.get("sha256") else ""}
+
     def validate(self, params):
         if params["device"] not in ("auto", "cpu", "cuda"):
             raise ParameterError(f"denoiser {self.name!r}: device={params['device']!r} is invalid; pass auto, cpu or cuda")
@@ -42,8 +51,16 @@ class _Neural(Denoiser):
             from denoisebench_neural import weights
             from denoisebench_neural.train import pick_device
 
-            if self.params["weights"]:
-                model, _ = weights.load_file(self.params["weights"])
+            wanted = self.params["weights"]
+            if wanted.startswith("shipped:"):
+                have = weights.manifest().get(self.model_name, {}).get("sha256", "")
+                if not have.startswith(wanted.split(":", 1)[1]):
+                    raise UnavailableError(
+                        f"{self.name}: this run used shipped weights {wanted} but the installed plugin ships "
+                        f"shipped:{have[:12]}; start a new run (another --output) to use them")
+                model, _ = weights.load_shipped(self.model_name)
+            elif wanted:
+                model, _ = weights.load_file(wanted)
             else:
                 model, _ = weights.load_shipped(self.model_name)
             if model.cfg.kind != self.model_name:
