@@ -2,7 +2,7 @@
 # Metric-drift check: re-run the committed quick baseline's configuration and compare every value with it.
 #
 # The run covers exactly the denoisers, noise settings and metrics pinned in the baseline's config header, so a
-# denoiser registered later (e.g. the neural ones) joins the check only when the baseline is re-exported with it:
+# denoiser registered later (e.g. a new plugin) joins the check only when the baseline is re-exported with it:
 #   denoisebench run --quick --output reports/quick-run && \
 #   denoisebench baseline export reports/quick-run reports/baselines/quick.jsonl
 # Exit status: 0 no drift, 1 drift (diff printed and written to $DIFF_MD), 3 could not compare.
