@@ -1,6 +1,6 @@
 """Inference time of the shipped cnn and hybrid denoisers on one 481×321 gray BSD68 image (interleaved, medians).
 
-    python plugins/denoisebench-neural/scripts/timing.py [--threads 2] [--repeats 7]
+    python benchmarks/bench_neural.py [--threads 2] [--repeats 7]
 """
 
 from __future__ import annotations
