@@ -27,6 +27,7 @@ class Config:
     clip: bool = True
     max_images: int = 0  # 0: all images of each dataset
     params: tuple[str, ...] = ()  # overrides "denoiser.param=value"
+    metric_options: tuple[str, ...] = ()  # "metric.option=value", e.g. "f1.threshold=0.5"
     jobs: int = 1
     executor: str = "local"
     disable_plugins: tuple[str, ...] = ()
@@ -127,6 +128,31 @@ def parse_names(selection: list[str], registry) -> list[str]:
         if name not in registry:
             raise UnknownNameError(registry.kind, name, registry.names())
     return list(dict.fromkeys(selection))
+
+
+def parse_metric_options(items: tuple[str, ...], metrics, selected: list[str]) -> dict[str, dict[str, Any]]:
+    """``f1.threshold=0.5`` -> {"f1": {"threshold": 0.5}}; ``*.threshold=0.5`` sets it on every selected metric
+    that takes that option. Each metric is instantiated with its options, so bad values are one-line errors."""
+    import inspect
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        target, eq, value = item.partition("=")
+        name, dot, key = target.partition(".")
+        if not eq or not dot:
+            raise ConfigError(f"--metric-option {item!r}: pass METRIC.OPTION=VALUE, e.g. f1.threshold=0.5")
+        names = [n for n in selected if key in inspect.signature(metrics.get(n).__init__).parameters] \
+            if name == "*" else [name]
+        if name != "*":
+            metrics.get(name)  # unknown metric: one line
+        for n in names:
+            out.setdefault(n, {})[key] = _parse_value(value)
+    for name, options in out.items():
+        try:
+            metrics.get(name)(**options)
+        except TypeError:
+            raise ConfigError(f"--metric-option: metric {name} takes no option {sorted(options)}") from None
+    return out
 
 
 def parse_param_overrides(items: tuple[str, ...], denoisers) -> dict[str, dict[str, Any]]:

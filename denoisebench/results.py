@@ -60,6 +60,8 @@ class Task:
     base_seed: int
     cells: tuple[Cell, ...]
     metrics: tuple[str, ...]
+    #: (metric name, ((option, value), ...)) for metrics run with non-default options
+    metric_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 from collections.abc import Callable
@@ -10,7 +11,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from denoisebench.config import NOISY, Config, parse_names, parse_noise, parse_param_overrides, split_list
+from denoisebench.config import (
+    NOISY,
+    Config,
+    parse_metric_options,
+    parse_names,
+    parse_noise,
+    parse_param_overrides,
+    split_list,
+)
 from denoisebench.errors import DenoiseBenchError, StoreError
 from denoisebench.interfaces import NoiseSpec
 from denoisebench.results import Cell, CellResult, Task
@@ -49,6 +58,8 @@ def make_plan(config: Config, plugins) -> Plan:
     noise = parse_noise(split_list(config.noise), plugins.noise_models)
     metrics = parse_names(split_list(config.metrics), plugins.metrics)
     overrides = parse_param_overrides(config.params, plugins.denoisers)
+    metric_options = parse_metric_options(config.metric_options, plugins.metrics, metrics)
+    metric_opts = tuple((m, tuple(sorted(o.items()))) for m, o in sorted(metric_options.items()))
     if config.repetitions < 1:
         raise DenoiseBenchError(f"--repetitions {config.repetitions}: pass a number >= 1")
 
@@ -82,7 +93,7 @@ def make_plan(config: Config, plugins) -> Plan:
 
                     cells = [cell(NOISY, {})] + [cell(d, params[(d, spec.key)]) for d in denoisers]
                     plan.tasks.append(Task(ds_spec, image_id, spec, rep, config.clip, config.seed, tuple(cells),
-                                           tuple(metrics)))
+                                           tuple(metrics), metric_opts))
     return plan
 
 
@@ -111,11 +122,20 @@ def provenance(plugins, config: Config) -> dict[str, Any]:
     }
 
 
+def _convention(plugins, metric: str, plan: Plan) -> str:
+    """The metric's convention as configured: an instance with options may state a different rule."""
+    options = dict(plan.tasks[0].metric_options).get(metric) if plan.tasks else None
+    if not options:
+        return plugins.metrics.get(metric).convention
+    text = plugins.metrics.get(metric)(**dict(options)).convention
+    return text + "; options: " + ", ".join(f"{k}={v}" for k, v in options)
+
+
 def conventions(plugins, plan: Plan) -> dict[str, Any]:
     """The conventions the run's numbers follow, stored with the run and stated in its report."""
     return {
         "noise": {s.model: plugins.noise_models.get(s.model).convention for s in plan.noise},
-        "metrics": {m: plugins.metrics.get(m).convention for m in plan.metrics},
+        "metrics": {m: _convention(plugins, m, plan) for m in plan.metrics},
         "clip": "noisy images clipped to [0, 1]" if plan.config.clip else "noisy images not clipped (KAIR protocol)",
         "outputs": "denoiser outputs clipped to [0, 1] before scoring",
         "seeding": "noise seeded per (seed, dataset, image, noise spec, repetition): every denoiser sees the same "
@@ -163,8 +183,7 @@ def execute(plan: Plan, store: Store, executor, plugins,
     for task in plan.tasks:
         cells = tuple(c for c in task.cells if c.key not in done)
         if cells:
-            pending.append(Task(task.dataset_spec, task.image_id, task.noise, task.repetition, task.clip,
-                                task.base_seed, cells, task.metrics))
+            pending.append(dataclasses.replace(task, cells=cells))
     counts: dict[str, int] = {}
     problems = []
     for results in executor.run(pending):

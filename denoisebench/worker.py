@@ -50,21 +50,22 @@ class WorkerState:
             self._denoisers[key] = cls(**cell.param_dict)
         return self._denoisers[key]
 
-    def metric(self, name: str):
-        """A ready metric instance, or the UnavailableError explaining why not (remembered)."""
-        if name not in self._metrics:
+    def metric(self, name: str, options: tuple = ()):
+        """A ready metric instance (with ``options``), or the UnavailableError explaining why not (remembered)."""
+        key = (name, options)
+        if key not in self._metrics:
             cls = self.plugins.metrics.get(name)
             try:
                 missing = [r for r in cls.requires if importlib.util.find_spec(r) is None]
                 if missing:
                     raise UnavailableError(f"metric {name} needs {', '.join(missing)}; install it to compute {name}")
-                metric = cls()
+                metric = cls(**dict(options))
                 metric.setup()
-                self._metrics[name] = metric
+                self._metrics[key] = metric
             except Exception as exc:
-                self._metrics[name] = exc if isinstance(exc, UnavailableError) else UnavailableError(
+                self._metrics[key] = exc if isinstance(exc, UnavailableError) else UnavailableError(
                     f"metric {name} failed to set up: {type(exc).__name__}: {exc}")
-        return self._metrics[name]
+        return self._metrics[key]
 
     def close(self) -> None:
         for den in self._denoisers.values():
@@ -152,8 +153,9 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[Ce
         outputs.append(out)
 
     ok = [r for r in results if r.status == "ok"]
+    options = dict(task.metric_options)
     for name in task.metrics:
-        metric = state.metric(name)
+        metric = state.metric(name, options.get(name, ()))
         if isinstance(metric, Exception):
             for r in ok:
                 r.metrics[name] = None

@@ -141,3 +141,24 @@ def test_two_worker_processes_give_the_same_values(tmp_path):
     _, two, _ = run(plugins, cfg, tmp_path / "two", LocalExecutor(2))
     cols = ["key", "status", "psnr"]
     assert one.cells()[cols].equals(two.cells()[cols])
+
+
+def test_metric_options_reach_the_metric_and_are_recorded(tmp_path):
+    from denoisebench.builtin.classification import cached_classify
+    from denoisebench.datasets import dataset_from_spec
+
+    plugins = make_plugins()
+    base = dict(denoisers=("median",), noise=("gaussian:25",), metrics=("f1", "accuracy"), max_images=1)
+    _, otsu, _ = run(plugins, Config(**base), tmp_path / "otsu")
+    cfg = Config(**base, metric_options=("*.threshold=0.3",))
+    _, fixed, _ = run(plugins, cfg, tmp_path / "fixed")
+    a, b = otsu.cells().set_index("denoiser"), fixed.cells().set_index("denoiser")
+    assert a.loc["noisy", "f1"] != b.loc["noisy", "f1"]
+    # the stored value is the fixed-threshold classification of the same noisy image
+    from denoisebench.seeding import cell_rng
+    clean = dataset_from_spec(plugins, "embedded").load(b.loc["noisy", "image_id"])
+    noise = plugins.noise_models.get("gaussian")(sigma=25.0)
+    noisy = noise.apply(clean, cell_rng(int(b.loc["noisy", "seed"])))
+    assert b.loc["noisy", "f1"] == cached_classify(clean, noisy, 0.3)["f1"]
+    assert "t = 0.3 (fixed)" in fixed.get_meta("conventions")["metrics"]["f1"]
+    assert "Otsu" in otsu.get_meta("conventions")["metrics"]["f1"]

@@ -22,8 +22,8 @@ from denoisebench.errors import ImageError, ParameterError
 from denoisebench.hookspecs import hookimpl
 from denoisebench.interfaces import Metric
 
-RULE = ("ground truth = clean > t, prediction = output > t, t = Otsu threshold of the clean image "
-        "(skimage threshold_otsu; colour: one threshold, all channels pooled); ROC-AUC scores = output intensities")
+OTSU = "t = Otsu threshold of the clean image (skimage threshold_otsu; colour: one threshold, all channels pooled)"
+RULE = f"ground truth = clean > t, prediction = output > t, {OTSU}; ROC-AUC scores = output intensities"
 
 _CACHE: OrderedDict[tuple, dict[str, float]] = OrderedDict()
 _CACHE_SIZE = 32
@@ -106,6 +106,8 @@ class _Classification(Metric):
                 raise ParameterError(f"metric {self.name!r}: threshold={threshold!r}; pass 'otsu' or a number in (0, 1)")
         super().__init__(threshold=threshold)
         self.threshold = None if threshold == "otsu" else threshold
+        if self.threshold is not None:  # the instance states the rule it applies (recorded with the run)
+            self.convention = RULE.replace(OTSU, f"t = {self.threshold:g} (fixed)")
 
     def compute(self, reference, estimate):
         return float(cached_classify(reference, estimate, self.threshold)[self.field])

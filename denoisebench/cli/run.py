@@ -23,6 +23,11 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--metrics", action="append", metavar="NAMES", help="comma-separated metric names (default all)")
     p.add_argument("--param", action="append", default=[], metavar="DENOISER.PARAM=VALUE",
                    help="override a denoiser parameter, e.g. median.ksize=5; repeatable")
+    p.add_argument("--metric-option", action="append", default=[], metavar="METRIC.OPTION=VALUE",
+                   help="metric option, e.g. f1.threshold=0.5; '*.threshold=0.5' sets it on every metric that takes it")
+    p.add_argument("--threshold", metavar="T",
+                   help="Table 1 threshold for the classification metrics: 'otsu' of the clean image (default) or "
+                        "a value in (0, 1); same as --metric-option '*.threshold=T'")
     p.add_argument("--seed", type=int, default=0, help="base seed of the noise (default 0)")
     p.add_argument("--repetitions", type=int, default=1, help="noise draws per image and setting (default 1)")
     p.add_argument("--max-images", type=int, default=0, help="use at most N images of each dataset")
@@ -69,6 +74,7 @@ def config_from_args(args) -> Config:
         datasets=tuple(args.dataset or ("embedded",)), denoisers=tuple(split_list(args.denoisers)),
         noise=tuple(split_list(args.noise)), metrics=tuple(split_list(args.metrics)), seed=args.seed,
         repetitions=args.repetitions, clip=not args.no_clip, max_images=args.max_images, params=tuple(args.param),
+        metric_options=tuple(args.metric_option) + ((f"*.threshold={args.threshold}",) if args.threshold else ()),
         jobs=args.jobs, executor=args.executor, disable_plugins=tuple(args.disable_plugin),
     )
     if args.quick:  # the CI preset (denoisebench.profiles); options given explicitly win

@@ -149,8 +149,11 @@ def confusion_heatmaps(report: Report, path: Path) -> str:
         ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=7)
         ax.set_yticks([0, 1], ["true 0", "true 1"] if ax is axes[0][0] else ["", ""], fontsize=7)
     _save(fig, path)
+    rule = report.context.get("conventions", {}).get("metrics", {}).get("accuracy", "")
+    fixed = rule.split("options: threshold=")[-1] if "options: threshold=" in rule else ""
     return ("Pooled confusion matrices (paper Figs. 6/8), row-normalised: thresholded output vs thresholded clean "
-            "image (Otsu threshold of the clean image), all images and noise settings")
+            f"image ({'threshold ' + fixed if fixed else 'Otsu threshold of the clean image'}), all images and "
+            "noise settings")
 
 
 def correlation_heatmap(report: Report, path: Path) -> str:

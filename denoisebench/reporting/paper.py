@@ -35,7 +35,9 @@ BEFORE_AFTER = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("m
 CORR_SKIP = set(COUNTS) | {"time"}
 
 
-def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1") -> ReportTable | None:
+def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1",
+           threshold_rule: str = "ground truth = clean > t, prediction = output > t, t = Otsu threshold of the "
+                                 "clean image; ROC-AUC scores = output intensities") -> ReportTable | None:
     metrics = [(m, label) for m, label in CLASSIFICATION if has_metric(cells, m)]
     if not metrics:
         return None
@@ -66,8 +68,7 @@ def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1") -> ReportTa
         ["denoiser"] + [label for _, label in metrics] + [f"p (t vs noisy, {test_metric})",
                                                           f"F (vs noisy, {test_metric})"],
         rows, pd.DataFrame(raw), best=best,
-        notes=["threshold rule: ground truth = clean > t, prediction = output > t, t = Otsu threshold of the clean "
-               "image; ROC-AUC scores = output intensities; NaN values (undefined precision) are skipped",
+        notes=[f"threshold rule: {threshold_rule}; NaN values (undefined precision) are skipped",
                f"paired t-test and the paper's one-way F (2 groups) on per-image {test_metric} (mean over settings) "
                "vs the noisy input; uncorrected; best per column in bold"])
 

@@ -218,7 +218,8 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
     report.failures = failure_lines(cells)
     notes: list[str] = []
     if len(cells) and (cells["status"] == "ok").any():
-        t1 = paper.table1(cells, plan)
+        rule = store.get_meta("conventions", {}).get("metrics", {}).get("accuracy")
+        t1 = paper.table1(cells, plan, threshold_rule=rule) if rule else paper.table1(cells, plan)
         if t1 is not None:
             report.tables += [t1, paper.confusion_table(cells, plan)]
         if has_metric(cells, "psnr"):
