@@ -264,3 +264,17 @@ def test_cells_record_which_shipped_weights_they_used(name):
     stale = cls(**{**cls.default_params(), "weights": "shipped:000000000000"})
     with pytest.raises(UnavailableError, match="start a new run"):
         stale.denoise(np.zeros((32, 32), np.float32))
+
+
+def test_middle_hybrid_starts_as_the_cnn():
+    """rnn_position='middle': same CNN and head initialisation as the CNN-only model, zero-initialised fusion, so the
+    ablation differs only by what the recurrent branch learns."""
+    torch.manual_seed(0)
+    cnn = build(ModelConfig(kind="cnn"))
+    torch.manual_seed(0)
+    hybrid = build(ModelConfig(kind="hybrid", rnn_position="middle"))
+    x = torch.rand(2, 1, 40, 52)
+    with torch.no_grad():
+        assert torch.equal(cnn(x), hybrid(x))
+    assert all(torch.equal(v, hybrid.state_dict()[k]) for k, v in cnn.state_dict().items())
+    assert param_count(hybrid) > param_count(cnn)

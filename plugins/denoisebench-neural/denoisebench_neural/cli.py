@@ -32,6 +32,8 @@ def add_train_arguments(p) -> None:
     p.add_argument("--rnn-cell", choices=["lstm", "gru"], default=d.rnn_cell, help="hybrid's recurrent cell")
     p.add_argument("--rnn-init", choices=["default", "zero"], default=d.rnn_init,
                    help="zero: the RNN branch's output conv starts at 0 (the hybrid starts as the CNN)")
+    p.add_argument("--rnn-position", choices=["head", "middle"], default=d.rnn_position,
+                   help="hybrid: where the recurrent branch sits (head: into the head; middle: after half the blocks)")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (default 0: off)")
     p.add_argument("--log-every", type=int, default=25, help="steps between log lines when not on a terminal")
 

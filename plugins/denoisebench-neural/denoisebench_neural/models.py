@@ -34,6 +34,10 @@ class ModelConfig:
     rnn_hidden: int = 32  # hidden size per direction
     rnn_cell: str = "lstm"  # "lstm" | "gru"
     rnn_init: str = "default"  # "zero": the RNN branch's output conv starts at 0, so the hybrid starts as the CNN
+    #: "head": the branch reads the CNN's last features and is concatenated into the head's input;
+    #: "middle": it reads the features after half the residual blocks, and f + fuse([f, g]) (a zero-initialised 1×1
+    #: conv over the concatenation) feeds the remaining blocks, so convolutions refine the recurrent context
+    rnn_position: str = "head"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,15 +100,30 @@ class Denoiser(nn.Module):
         super().__init__()
         if cfg.kind not in ("cnn", "hybrid"):
             raise ValueError(f"model kind {cfg.kind!r}: pass 'cnn' or 'hybrid'")
-        if cfg.rnn_init not in ("default", "zero") or cfg.rnn_cell not in ("lstm", "gru"):
-            raise ValueError(f"rnn_init={cfg.rnn_init!r}, rnn_cell={cfg.rnn_cell!r}: pass default|zero and lstm|gru")
+        if cfg.rnn_init not in ("default", "zero") or cfg.rnn_cell not in ("lstm", "gru") \
+                or cfg.rnn_position not in ("head", "middle"):
+            raise ValueError(f"rnn_init={cfg.rnn_init!r}, rnn_cell={cfg.rnn_cell!r}, rnn_position={cfg.rnn_position!r}:"
+                             " pass default|zero, lstm|gru and head|middle")
         self.cfg = cfg
         c = cfg.channels
         self.cnn = nn.Sequential(_conv(4, c), *[ResBlock(c) for _ in range(cfg.blocks)], nn.ReLU())
         self._init(self.cnn)  # now, so the CNN branch starts identical in both models for one seed
+        if cfg.kind == "hybrid" and cfg.rnn_position == "middle":
+            # head first, then the branch: CNN and head start bit-identical to the CNN-only model's, and the
+            # zero-initialised fusion makes the whole hybrid start as exactly that model
+            self.head = nn.Sequential(_conv(c, c), nn.ReLU(inplace=True), _conv(c, 4))
+            self._init(self.head)
+            nn.init.normal_(self.head[-1].weight, std=1e-3)
+            self.rnn = RNNBranch(cfg)
+            self._init(self.rnn)
+            self.fuse = nn.Conv2d(c + cfg.rnn_channels, c, 1)
+            nn.init.zeros_(self.fuse.weight)
+            nn.init.zeros_(self.fuse.bias)
+            return
         self.rnn = RNNBranch(cfg) if cfg.kind == "hybrid" else None
         fused = c + (cfg.rnn_channels if self.rnn is not None else 0)
         self.head = nn.Sequential(_conv(fused, c), nn.ReLU(inplace=True), _conv(c, 4))
+        self.fuse = None
         if self.rnn is not None:
             self._init(self.rnn)
             if cfg.rnn_init == "zero":
@@ -127,8 +146,16 @@ class Denoiser(nn.Module):
         h, w = x.shape[-2:]
         ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
         xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
-        f = self.cnn(F.pixel_unshuffle(xp, 2))
-        if self.rnn is not None:
+        if self.fuse is not None:  # RNN in the middle of the CNN
+            f, split = F.pixel_unshuffle(xp, 2), 1 + self.cfg.blocks // 2
+            for layer in self.cnn[:split]:
+                f = layer(f)
+            f = f + self.fuse(torch.cat([f, self.rnn(f)], dim=1))  # concatenation fusion (eq. 12), residual
+            for layer in self.cnn[split:]:
+                f = layer(f)
+        else:
+            f = self.cnn(F.pixel_unshuffle(xp, 2))
+        if self.rnn is not None and self.fuse is None:
             f = torch.cat([f, self.rnn(f)], dim=1)  # concatenation fusion (the paper's eq. 12)
         residual = F.pixel_shuffle(self.head(f), 2)
         return (xp - residual)[..., :h, :w]

@@ -47,6 +47,7 @@ class TrainOptions:
     val_crop: int = 96
     rnn_cell: str = "lstm"
     rnn_init: str = "default"
+    rnn_position: str = "head"
     grad_clip: float = 0.0  # max global gradient norm; 0 = no clipping (the paper's recipe)
 
     def check(self) -> None:
@@ -133,7 +134,8 @@ def train(opts: TrainOptions, on_event: Callable[..., None] = lambda kind, **inf
 
     torch.manual_seed(opts.seed)
     model = build(ModelConfig(kind=opts.model, channels=opts.channels, blocks=opts.blocks,
-                              rnn_cell=opts.rnn_cell, rnn_init=opts.rnn_init)).to(device)
+                              rnn_cell=opts.rnn_cell, rnn_init=opts.rnn_init,
+                              rnn_position=opts.rnn_position)).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
