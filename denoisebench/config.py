@@ -130,6 +130,15 @@ def parse_names(selection: list[str], registry) -> list[str]:
     return list(dict.fromkeys(selection))
 
 
+def _dotted(item: str, flag: str, usage: str) -> tuple[str, str, Any]:
+    """``name.key=value`` -> (name, key, parsed value); anything else is a one-line error naming ``flag``."""
+    target, eq, value = item.partition("=")
+    name, dot, key = target.partition(".")
+    if not eq or not dot:
+        raise ConfigError(f"{flag} {item!r}: pass {usage}")
+    return name, key, _parse_value(value)
+
+
 def parse_metric_options(items: tuple[str, ...], metrics, selected: list[str]) -> dict[str, dict[str, Any]]:
     """``f1.threshold=0.5`` -> {"f1": {"threshold": 0.5}}; ``*.threshold=0.5`` sets it on every selected metric
     that takes that option. Each metric is instantiated with its options, so bad values are one-line errors."""
@@ -137,16 +146,13 @@ def parse_metric_options(items: tuple[str, ...], metrics, selected: list[str]) -
 
     out: dict[str, dict[str, Any]] = {}
     for item in items:
-        target, eq, value = item.partition("=")
-        name, dot, key = target.partition(".")
-        if not eq or not dot:
-            raise ConfigError(f"--metric-option {item!r}: pass METRIC.OPTION=VALUE, e.g. f1.threshold=0.5")
+        name, key, value = _dotted(item, "--metric-option", "METRIC.OPTION=VALUE, e.g. f1.threshold=0.5")
         names = [n for n in selected if key in inspect.signature(metrics.get(n).__init__).parameters] \
             if name == "*" else [name]
         if name != "*":
             metrics.get(name)  # unknown metric: one line
         for n in names:
-            out.setdefault(n, {})[key] = _parse_value(value)
+            out.setdefault(n, {})[key] = value
     for name, options in out.items():
         try:
             metrics.get(name)(**options)
@@ -159,14 +165,11 @@ def parse_param_overrides(items: tuple[str, ...], denoisers) -> dict[str, dict[s
     """``median.ksize=5`` -> {"median": {"ksize": 5}}; names and parameters are checked."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
-        target, eq, value = item.partition("=")
-        name, dot, key = target.partition(".")
-        if not eq or not dot:
-            raise ConfigError(f"--param {item!r}: pass DENOISER.PARAM=VALUE, e.g. median.ksize=5")
+        name, key, value = _dotted(item, "--param", "DENOISER.PARAM=VALUE, e.g. median.ksize=5")
         cls = denoisers.get(name)
         if key not in cls.defaults:
             raise ConfigError(
                 f"--param {item!r}: {name} has no parameter {key!r}; valid: {', '.join(cls.defaults) or '(none)'}"
             )
-        out.setdefault(name, {})[key] = _parse_value(value)
+        out.setdefault(name, {})[key] = value
     return out
