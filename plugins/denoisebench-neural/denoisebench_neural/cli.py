@@ -11,7 +11,7 @@ from denoisebench_neural.train import TrainOptions
 def add_train_arguments(p) -> None:
     d = TrainOptions()
     p.add_argument("model", choices=["cnn", "hybrid"], help="which network to train")
-    p.add_argument("--data", help="folder of clean training images (default: $DENOISEBENCH_DATA/train400)")
+    p.add_argument("--data", help="folder of clean training images (default: the train400 dataset: $DENOISEBENCH_DATA/train400, else downloaded to the cache; sha256-verified)")
     p.add_argument("--out", help="run folder for checkpoints and weights (default: runs/train-MODEL)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs (default {d.epochs})")
     p.add_argument("--epoch-size", type=int, default=d.epoch_size, help=f"patches per epoch (default {d.epoch_size})")

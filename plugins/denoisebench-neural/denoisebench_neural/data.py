@@ -8,7 +8,6 @@ run sees the same stream, and two models trained with the same seed see the same
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +26,12 @@ def noise_settings() -> list[tuple[str, str, dict]]:
 
 
 def default_data_dir() -> Path:
-    root = os.environ.get("DENOISEBENCH_DATA")
-    if not root:
-        raise DatasetError("no training data: pass --data FOLDER (e.g. a Train400 copy) or set DENOISEBENCH_DATA")
-    path = Path(root) / "train400"
-    if not path.is_dir():
-        raise DatasetError(f"{path}: no such folder; pass --data FOLDER with the training images")
-    return path
+    """Train400 through the registered ``train400`` dataset: ``$DENOISEBENCH_DATA/train400`` when present, else
+    downloaded from its pinned URLs into the cache; every file sha256-verified either way."""
+    from denoisebench.datasets import dataset_from_spec
+    from denoisebench.pluginmanager import make_plugins
+
+    return Path(dataset_from_spec(make_plugins(), "train400").prepare())
 
 
 def list_images(folder: str | Path) -> list[Path]:

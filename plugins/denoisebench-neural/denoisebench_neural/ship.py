@@ -19,6 +19,12 @@ ARCH = {
               "+ReLU (1/4 resolution), bidirectional {cell} along every row (hidden {rnn_hidden}/direction), then a "
               "bidirectional {cell} along every column, conv1×1 → pixel-shuffle back to f's resolution "
               "({rnn_channels} ch); fusion by concatenation [f, g] (the paper's eq. 12) into the same head. C = {channels}.",
+    "hybrid-middle": "as the CNN, plus a recurrent branch (ReNet-style) on the features f after half of the {blocks} "
+                     "residual blocks: stride-2 conv3×3(C→{rnn_channels})+ReLU (1/4 resolution), bidirectional {cell} "
+                     "along every row (hidden {rnn_hidden}/direction), then along every column, conv1×1 → "
+                     "pixel-shuffle back ({rnn_channels} ch) = g; fusion by concatenation (the paper's eq. 12) as a "
+                     "residual, f + conv1×1([f, g]) (the 1×1 conv zero-initialised, so training starts from the CNN "
+                     "exactly), then the remaining residual blocks and the CNN's head. C = {channels}.",
 }
 
 
@@ -29,7 +35,8 @@ def card(run: Path, name: str, command: str, entry: dict) -> str:
     o = opts["options"]
     _, meta = weights.load_file(run / "best.safetensors")
     cfg = meta["config"]
-    arch = ARCH[cfg["kind"]].format(cell=cfg["rnn_cell"].upper(), **cfg)
+    kind = "hybrid-middle" if cfg.get("rnn_position") == "middle" else cfg["kind"]
+    arch = ARCH[kind].format(cell=cfg["rnn_cell"].upper(), **cfg)
     types = list(hist[0]["val_psnr_type"])
     lines = [
         f"# Model card: `{name}`",
