@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -33,7 +34,11 @@ def add_train_arguments(p) -> None:
     p.add_argument("--rnn-init", choices=["default", "zero"], default=d.rnn_init,
                    help="zero: the RNN branch's output conv starts at 0 (the hybrid starts as the CNN)")
     p.add_argument("--rnn-position", choices=["head", "middle"], default=d.rnn_position,
-                   help="hybrid: where the recurrent branch sits (head: into the head; middle: after half the blocks)")
+                   help="hybrid: where the recurrent branch sits (middle: after half the blocks, the default and "
+                        "shipped; head: into the head, the first design)")
+    p.add_argument("--impulse-mask", action=argparse.BooleanOptionalAction, default=d.impulse_mask,
+                   help="impulse-aware front end: pixels at exactly 0 or 1 are flagged, filled from their neighbours, "
+                        "and the network reads image, map and filled image (default: on, as shipped)")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (default 0: off)")
     p.add_argument("--log-every", type=int, default=25, help="steps between log lines when not on a terminal")
 

@@ -38,6 +38,11 @@ class ModelConfig:
     #: "middle": it reads the features after half the residual blocks, and f + fuse([f, g]) (a zero-initialised 1×1
     #: conv over the concatenation) feeds the remaining blocks, so convolutions refine the recurrent context
     rnn_position: str = "head"
+    #: True: an impulse-aware front end. The impulse map m (1 where a pixel is exactly 0 or 1, as salt-and-pepper
+    #: leaves it; also where other noise clipped) fills those pixels by normalised convolution (the mean of the
+    #: unflagged pixels in the smallest 3×3 / 5×5 / 7×7 window that has one) giving x̂; the network reads x, m and
+    #: x̂ (12 channels after unshuffle) and predicts the residual from x̂, so output = x̂ − r
+    impulse_mask: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +98,22 @@ class RNNBranch(nn.Module):
         return F.pixel_shuffle(self.up(z), 2)
 
 
+def fill_impulses(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Impulse map of a (B, 1, H, W) image in [0, 1] and the image with flagged pixels filled by normalised
+    convolution: the mean of unflagged neighbours in the smallest window (3, 5, 7) that has any; else kept."""
+    mask = ((x <= 0) | (x >= 1)).to(x.dtype)
+    keep = 1 - mask
+    filled, todo = x, mask
+    for k in (3, 5, 7):
+        ones = torch.ones(1, 1, k, k, dtype=x.dtype, device=x.device)
+        num = F.conv2d(x * keep, ones, padding=k // 2)
+        den = F.conv2d(keep, ones, padding=k // 2)
+        use = todo * (den > 0).to(x.dtype)
+        filled = filled + use * (num / den.clamp_min(1) - filled)
+        todo = todo - use
+    return mask, filled
+
+
 class Denoiser(nn.Module):
     """Residual denoiser; ``cfg.kind`` selects CNN-only or hybrid CNN–RNN. Input/output (B, 1, H, W) in [0, 1]."""
 
@@ -106,7 +127,7 @@ class Denoiser(nn.Module):
                              " pass default|zero, lstm|gru and head|middle")
         self.cfg = cfg
         c = cfg.channels
-        self.cnn = nn.Sequential(_conv(4, c), *[ResBlock(c) for _ in range(cfg.blocks)], nn.ReLU())
+        self.cnn = nn.Sequential(_conv(12 if cfg.impulse_mask else 4, c), *[ResBlock(c) for _ in range(cfg.blocks)], nn.ReLU())
         self._init(self.cnn)  # now, so the CNN branch starts identical in both models for one seed
         if cfg.kind == "hybrid" and cfg.rnn_position == "middle":
             # head first, then the branch: CNN and head start bit-identical to the CNN-only model's, and the
@@ -142,23 +163,32 @@ class Denoiser(nn.Module):
             if isinstance(m, ResBlock):
                 nn.init.zeros_(m.b.weight)
 
+    def _input(self, xp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(network input at half resolution, the image the residual is taken from)."""
+        if not self.cfg.impulse_mask:
+            return F.pixel_unshuffle(xp, 2), xp
+        mask, filled = fill_impulses(xp)
+        z = torch.cat([xp, mask, filled], dim=1)
+        return F.pixel_unshuffle(z, 2), filled
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
         xp = F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
         if self.fuse is not None:  # RNN in the middle of the CNN
-            f, split = F.pixel_unshuffle(xp, 2), 1 + self.cfg.blocks // 2
+            (f, base), split = self._input(xp), 1 + self.cfg.blocks // 2
             for layer in self.cnn[:split]:
                 f = layer(f)
             f = f + self.fuse(torch.cat([f, self.rnn(f)], dim=1))  # concatenation fusion (eq. 12), residual
             for layer in self.cnn[split:]:
                 f = layer(f)
         else:
-            f = self.cnn(F.pixel_unshuffle(xp, 2))
+            f, base = self._input(xp)
+            f = self.cnn(f)
         if self.rnn is not None and self.fuse is None:
             f = torch.cat([f, self.rnn(f)], dim=1)  # concatenation fusion (the paper's eq. 12)
         residual = F.pixel_shuffle(self.head(f), 2)
-        return (xp - residual)[..., :h, :w]
+        return (base - residual)[..., :h, :w]
 
 
 def build(cfg: ModelConfig | dict) -> Denoiser:

@@ -26,6 +26,10 @@ ARCH = {
                      "residual, f + conv1×1([f, g]) (the 1×1 conv zero-initialised, so training starts from the CNN "
                      "exactly), then the remaining residual blocks and the CNN's head. C = {channels}.",
 }
+FRONT = ("Impulse-aware front end (parameter-free): m = 1 where a pixel is exactly 0 or 1; flagged pixels are filled "
+         "by normalised convolution (mean of the unflagged pixels in the smallest 3×3/5×5/7×7 window with one) → x̂; "
+         "the network reads [x, m, x̂] (12 channels after the unshuffle) and the residual is taken from x̂: "
+         "output = x̂ − r. ")
 
 
 def card(run: Path, name: str, command: str, entry: dict) -> str:
@@ -37,6 +41,8 @@ def card(run: Path, name: str, command: str, entry: dict) -> str:
     cfg = meta["config"]
     kind = "hybrid-middle" if cfg.get("rnn_position") == "middle" else cfg["kind"]
     arch = ARCH[kind].format(cell=cfg["rnn_cell"].upper(), **cfg)
+    if cfg.get("impulse_mask"):
+        arch = FRONT + arch.replace("conv3×3(4→C)", "conv3×3(12→C)").replace("output = x − r", "output = x̂ − r")
     types = list(hist[0]["val_psnr_type"])
     lines = [
         f"# Model card: `{name}`",
