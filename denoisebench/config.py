@@ -31,9 +31,10 @@ class Config:
     jobs: int = 1
     executor: str = "local"
     disable_plugins: tuple[str, ...] = ()
+    cell_timeout: float = 0.0  # seconds one denoiser call may take; 0: no limit (a stopped cell is re-run on resume)
 
     #: fields that do not change any stored value (excluded from the identity hash)
-    RUNTIME_FIELDS = ("jobs", "executor")
+    RUNTIME_FIELDS = ("jobs", "executor", "cell_timeout")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

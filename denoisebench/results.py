@@ -62,6 +62,8 @@ class Task:
     metrics: tuple[str, ...]
     #: (metric name, ((option, value), ...)) for metrics run with non-default options
     metric_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    #: seconds one denoiser call may take before its cell becomes a ``timeout`` row; 0: no limit
+    timeout: float = 0.0
 
 
 @dataclass

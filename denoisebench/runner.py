@@ -62,6 +62,11 @@ def make_plan(config: Config, plugins) -> Plan:
     metric_opts = tuple((m, tuple(sorted(o.items()))) for m, o in sorted(metric_options.items()))
     if config.repetitions < 1:
         raise DenoiseBenchError(f"--repetitions {config.repetitions}: pass a number >= 1")
+    if not config.cell_timeout >= 0:
+        raise DenoiseBenchError(f"--cell-timeout {config.cell_timeout}: pass seconds >= 0 (0: no limit)")
+    if config.cell_timeout and config.executor != "local":
+        raise DenoiseBenchError(f"--cell-timeout with --executor {config.executor}: the limit is enforced by the "
+                                "local executor only; drop --cell-timeout or pass --executor local")
 
     params: dict[tuple[str, str], dict[str, Any]] = {}
     for name in denoisers:
@@ -93,7 +98,7 @@ def make_plan(config: Config, plugins) -> Plan:
 
                     cells = [cell(NOISY, {})] + [cell(d, params[(d, spec.key)]) for d in denoisers]
                     plan.tasks.append(Task(ds_spec, image_id, spec, rep, config.clip, config.seed, tuple(cells),
-                                           tuple(metrics), metric_opts))
+                                           tuple(metrics), metric_opts, float(config.cell_timeout)))
     return plan
 
 

@@ -1,15 +1,20 @@
 """Running one task in a worker process: load the image, draw the noise once, run every cell, score it.
 
 Per-cell isolation: a denoiser that raises, returns the wrong shape or non-finite values gives an ``error`` row
-with the message; a missing requirement gives ``unavailable``; the other cells of the task go on.
+with the message; a missing requirement gives ``unavailable``; one that runs past the task's ``timeout`` is
+stopped (SIGALRM, in the main thread of this process) and gives a ``timeout`` row; the other cells of the task go
+on. A call stuck inside one C function is stopped only when that function returns to Python.
 Plugins, datasets, denoiser instances (models) and metrics are created once per worker process and reused.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import signal
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,6 +54,14 @@ class WorkerState:
                 raise UnavailableError(f"{cell.denoiser} needs {', '.join(missing)}; install it to run this denoiser")
             self._denoisers[key] = cls(**cell.param_dict)
         return self._denoisers[key]
+
+    def forget(self, cell: Cell) -> None:
+        den = self._denoisers.pop((cell.denoiser, params_key(cell.param_dict)), None)
+        if den is not None:
+            try:
+                den.close()
+            except Exception:
+                pass
 
     def metric(self, name: str, options: tuple = ()):
         """A ready metric instance (with ``options``), or the UnavailableError explaining why not (remembered)."""
@@ -95,6 +108,30 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{loc}"
 
 
+class CellTimeout(Exception):
+    """Raised inside a denoiser call that ran past the task's timeout."""
+
+
+@contextmanager
+def _deadline(seconds: float):
+    """Raise :class:`CellTimeout` in this thread after ``seconds`` (no limit when 0 or off the main thread)."""
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise CellTimeout(f"the denoiser ran longer than --cell-timeout {seconds:g} s and was stopped; pass a larger "
+                          "--cell-timeout (or 0 for no limit)")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator) -> np.ndarray:
     noise = cell.noise if den.needs_noise_level else None
     if noisy.ndim == 3 and not den.handles_color:
@@ -138,8 +175,14 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[Ce
             den = state.denoiser(cell)
             rng = cell_rng(cell_seed(seed, cell.denoiser, params_key(cell.param_dict), "denoiser", 0))
             t0 = time.perf_counter()
-            out = _denoise(den, noisy, cell, rng)
+            with _deadline(task.timeout):
+                out = _denoise(den, noisy, cell, rng)
             seconds = time.perf_counter() - t0
+        except CellTimeout as exc:
+            state.forget(cell)  # interrupted mid-call: do not reuse that instance
+            results.append(CellResult.for_cell(cell, seed, "timeout", error=str(exc), provider=provider,
+                                               seconds=time.perf_counter() - t0, finished_at=_now()))
+            continue
         except UnavailableError as exc:
             results.append(CellResult.for_cell(cell, seed, "unavailable", error=str(exc), provider=provider,
                                                finished_at=_now()))

@@ -5,7 +5,7 @@ import pytest
 
 from denoisebench import hookimpl
 from denoisebench.config import Config
-from denoisebench.errors import StoreError
+from denoisebench.errors import DenoiseBenchError, StoreError
 from denoisebench.executors import LocalExecutor
 from denoisebench.interfaces import Denoiser
 from denoisebench.pluginmanager import make_plugins
@@ -48,10 +48,20 @@ class Mutator(Denoiser):
         return noisy
 
 
+class Sleeper(Denoiser):
+    name = "sleeper"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        import time
+
+        time.sleep(30)  # hangs, as far as a 0.3 s cell timeout is concerned
+        return noisy.copy()
+
+
 class TestPlugin:
     @hookimpl
     def denoisebench_register_denoisers(self, registry):
-        for cls in (Identity, Boom, BadShape, Nan, Mutator):
+        for cls in (Identity, Boom, BadShape, Nan, Mutator, Sleeper):
             registry.add(cls)
 
 
@@ -162,3 +172,28 @@ def test_metric_options_reach_the_metric_and_are_recorded(tmp_path):
     assert b.loc["noisy", "f1"] == cached_classify(clean, noisy, 0.3)["f1"]
     assert "t = 0.3 (fixed)" in fixed.get_meta("conventions")["metrics"]["f1"]
     assert "Otsu" in otsu.get_meta("conventions")["metrics"]["f1"]
+
+
+def test_cell_timeout_stops_a_hanging_denoiser_and_the_run_goes_on(plugins, tmp_path):
+    import time
+
+    cfg = config(denoisers=("sleeper", "identity"), noise=("gaussian:25",), max_images=2, cell_timeout=0.3)
+    t0 = time.monotonic()
+    plan, store, counts = run(plugins, cfg, tmp_path / "run")
+    assert time.monotonic() - t0 < 20  # two 30 s sleeps were cut short
+    cells = store.cells().set_index("denoiser")
+    assert counts == {"ok": 4, "timeout": 2}
+    assert list(cells.loc["sleeper", "status"]) == ["timeout", "timeout"]
+    assert "ran longer than --cell-timeout 0.3 s" in cells.loc["sleeper", "error"].iloc[0]
+    assert list(cells.loc["identity", "status"]) == ["ok", "ok"]
+    # a timed-out cell is not done: resuming runs it again; the timeout is not part of the run's identity
+    assert pending_count(plan, store) == 2
+    assert Config(**{**cfg.__dict__, "cell_timeout": 5.0}).digest() == cfg.digest()
+    store.close()
+
+
+def test_cell_timeout_is_refused_where_it_cannot_be_enforced(plugins):
+    with pytest.raises(DenoiseBenchError, match="local executor only"):
+        make_plan(config(cell_timeout=2.0, executor="dask"), plugins)
+    with pytest.raises(DenoiseBenchError, match="pass seconds >= 0"):
+        make_plan(config(cell_timeout=-1.0), plugins)

@@ -32,6 +32,9 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--repetitions", type=int, default=1, help="noise draws per image and setting (default 1)")
     p.add_argument("--max-images", type=int, default=0, help="use at most N images of each dataset")
     p.add_argument("--no-clip", action="store_true", help="do not clip noisy images to [0, 1] (KAIR protocol)")
+    p.add_argument("--cell-timeout", type=float, default=0.0, metavar="SECONDS",
+                   help="stop a denoiser call after SECONDS and record the cell as 'timeout' (local executor; "
+                        "default 0: no limit); timed-out cells run again when the run is resumed")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--executor", default="local", choices=["local", "dask"], help="where cells run")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -58,7 +61,8 @@ def config_from_args(args) -> Config:
 
         stored = config_from_baseline(args.from_run)
         args.from_run = None  # the run directory is --output (or the default), never the file
-        return Config.from_dict({**stored, "jobs": args.jobs, "executor": args.executor})
+        return Config.from_dict({**stored, "jobs": args.jobs, "executor": args.executor,
+                                 "cell_timeout": args.cell_timeout})
     if args.from_run:
         from denoisebench.store import Store
 
@@ -66,7 +70,8 @@ def config_from_args(args) -> Config:
             stored = store.get_meta("config")
         if stored is None:
             raise StoreError(f"{args.from_run}: no configuration stored; pass a run directory of `denoisebench run`")
-        return Config.from_dict({**stored, "jobs": args.jobs, "executor": args.executor})
+        return Config.from_dict({**stored, "jobs": args.jobs, "executor": args.executor,
+                                 "cell_timeout": args.cell_timeout})
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: pass a number of worker processes >= 1")
     config = Config(
@@ -76,6 +81,7 @@ def config_from_args(args) -> Config:
         repetitions=args.repetitions, clip=not args.no_clip, max_images=args.max_images, params=tuple(args.param),
         metric_options=tuple(args.metric_option) + ((f"*.threshold={args.threshold}",) if args.threshold else ()),
         jobs=args.jobs, executor=args.executor, disable_plugins=tuple(args.disable_plugin),
+        cell_timeout=args.cell_timeout,
     )
     if args.quick:  # the CI preset (denoisebench.profiles); options given explicitly win
         from dataclasses import asdict
