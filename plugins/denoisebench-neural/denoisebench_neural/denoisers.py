@@ -16,7 +16,7 @@ from denoisebench.interfaces import Denoiser
 
 class _Neural(Denoiser):
     model_name: ClassVar[str] = ""
-    defaults = {"device": "auto", "tile": 512, "overlap": 96, "batch": 4, "weights": ""}
+    defaults = {"device": "auto", "tile": 512, "overlap": 128, "batch": 4, "weights": ""}
     handles_color = False
     needs_noise_level = False
     requires = ("torch",)

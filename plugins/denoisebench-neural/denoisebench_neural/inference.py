@@ -48,7 +48,7 @@ def run_model(model, images: np.ndarray, device, amp: bool = True) -> np.ndarray
     return y.float().cpu().numpy()[:, 0]
 
 
-def denoise_gray(model, image: np.ndarray, device, *, tile: int = 512, overlap: int = 96, batch: int = 4,
+def denoise_gray(model, image: np.ndarray, device, *, tile: int = 512, overlap: int = 128, batch: int = 4,
                  amp: bool = True) -> np.ndarray:
     """Denoise one H×W image, tiling when a side exceeds ``tile``. Output clipped to [0, 1]."""
     h, w = image.shape
@@ -73,7 +73,7 @@ def denoise_gray(model, image: np.ndarray, device, *, tile: int = 512, overlap: 
     return np.clip(acc / np.maximum(wsum, 1e-8), 0, 1)
 
 
-def denoise_many(model, images: list[np.ndarray], device, *, tile: int = 512, overlap: int = 96,
+def denoise_many(model, images: list[np.ndarray], device, *, tile: int = 512, overlap: int = 128,
                  batch: int = 4, amp: bool = True) -> list[np.ndarray]:
     """Denoise a list of H×W images; same-shaped images that fit in one tile share forward passes."""
     out: list[np.ndarray | None] = [None] * len(images)
