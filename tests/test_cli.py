@@ -17,7 +17,9 @@ from denoisebench.cli import main
     (["run", "--param", "median.bogus=3"], "median has no parameter 'bogus'"),
     (["run", "-j", "0"], "--jobs 0"),
     (["run", "--threshold", "1.5"], "threshold=1.5"),
-    (["run", "--metric-option", "psnr.x=1"], "no option"),
+    (["run", "--metric-option", "mse.x=1"], "no option"),
+    (["run", "--metric-option", "psnr.x=1"], "unknown option 'x'; valid: channel"),
+    (["run", "--metric-option", "psnr.channel=lab"], "channel='lab' is invalid; pass rgb"),
     (["report", "/nonexistent/run"], "no results.sqlite here"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(argv, fragment, capsys):

@@ -126,3 +126,32 @@ def test_registration_hook():
     registry = Registry("metric", Metric)
     m.denoisebench_register_metrics(registry)
     assert registry.names() == ["psnr", "ssim", "mse", "mae", "pearson"]
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "camera"])
+def test_y_channel_option_matches_skimage_luma(name):
+    """psnr/ssim channel=y: colour images scored on BT.601 luma (skimage rgb2ycbcr Y / 255); gray unchanged."""
+    from skimage.color import rgb2ycbcr
+
+    clean = CLEAN[name]
+    for est in estimates(name):
+        if clean.ndim == 3:
+            y_ref = rgb2ycbcr(clean.astype(np.float64))[..., 0] / 255
+            y_est = rgb2ycbcr(est.astype(np.float64))[..., 0] / 255
+        else:
+            y_ref, y_est = clean.astype(np.float64), est.astype(np.float64)
+        want_psnr = peak_signal_noise_ratio(y_ref, y_est, data_range=1)
+        want_ssim = structural_similarity(y_ref, y_est, data_range=1, gaussian_weights=True, sigma=1.5,
+                                          use_sample_covariance=False)
+        assert abs(m.PSNR(channel="y").compute(clean, est) - want_psnr) < 1e-9
+        assert abs(m.SSIM(channel="y").compute(clean, est) - want_ssim) < 1e-6
+        if clean.ndim == 3:  # the option changes colour values
+            assert abs(m.PSNR().compute(clean, est) - want_psnr) > 1e-3
+
+
+def test_channel_option_bad_value_is_one_line():
+    with pytest.raises(ParameterError, match="channel='ycbcr' is invalid; pass rgb") as err:
+        m.PSNR(channel="ycbcr")
+    assert "\n" not in str(err.value)
+    assert "luma" in m.SSIM(channel="y").convention and "luma" not in m.SSIM().convention
+    assert "all RGB" not in m.PSNR(channel="y").convention

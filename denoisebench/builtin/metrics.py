@@ -2,7 +2,8 @@
 
 All take a clean ``reference`` and an ``estimate`` of the same shape (H×W or H×W×3, values in [0, 1], data
 range 1) and compute in float64. Colour: PSNR, MSE, MAE and Pearson pool every channel's pixels; SSIM is the
-mean of the per-channel SSIMs. Per-image values are returned; a dataset value is the mean of per-image values.
+mean of the per-channel SSIMs. PSNR and SSIM take the option ``channel=y`` (``--metric-option psnr.channel=y``)
+to score colour images on their BT.601 luma instead (the super-resolution / KAIR convention). Per-image values are returned; a dataset value is the mean of per-image values.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def _ssim2d(x: np.ndarray, y: np.ndarray) -> float:
     return float(s.mean())
 
 
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an RGB image in [0, 1], in [16/255, 235/255]: MATLAB's ``rgb2ycbcr`` Y channel (= skimage
+    ``rgb2ycbcr(img)[..., 0] / 255``, KAIR/BasicSR ``bgr2ycbcr(only_y=True)``)."""
+    img = np.asarray(img, dtype=np.float64)
+    return (16.0 + 65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]) / 255.0
+
+
 def mae(reference: np.ndarray, estimate: np.ndarray) -> float:
     ref, est = _pair(reference, estimate)
     return float(np.mean(np.abs(ref - est)))
@@ -108,22 +116,47 @@ class _Builtin(Metric):
         return self.func(reference, estimate)
 
 
-class PSNR(_Builtin):
+class _LumaOption(_Builtin):
+    """A metric that scores colour images on all RGB channels (default) or, with ``channel="y"``, on luma."""
+
+    def __init__(self, channel: str = "rgb", **options):
+        if options:
+            raise ParameterError(f"metric {self.name!r}: unknown option {sorted(options)[0]!r}; valid: channel")
+        if channel not in ("rgb", "y"):
+            raise ParameterError(f"metric {self.name!r}: channel={channel!r} is invalid; pass rgb (every channel, "
+                                 "the default) or y (BT.601 luma of colour images)")
+        Metric.__init__(self, **({"channel": channel} if channel != "rgb" else {}))
+        self.channel = channel
+        if channel == "y":
+            self.convention = self.y_convention
+
+    def compute(self, reference, estimate):
+        if self.channel == "y" and np.ndim(reference) == 3 and np.shape(reference)[-1] == 3:
+            _pair(reference, estimate)  # same shape, valid image: one-line errors as for RGB
+            reference, estimate = rgb_to_y(reference), rgb_to_y(estimate)
+        return self.func(reference, estimate)
+
+
+class PSNR(_LumaOption):
     name = "psnr"
     description = "peak signal-to-noise ratio"
     higher_is_better = True
     unit = "dB"
     convention = "10*log10(1/MSE), data range 1, colour over all RGB channels; inf for identical images"
+    y_convention = ("10*log10(1/MSE), data range 1, colour images on BT.601 luma Y in [16, 235]/255 (MATLAB "
+                    "rgb2ycbcr); inf for identical images")
     identity = math.inf
     func = staticmethod(psnr)
 
 
-class SSIM(_Builtin):
+class SSIM(_LumaOption):
     name = "ssim"
     description = "structural similarity (Wang et al. 2004)"
     higher_is_better = True
     convention = ("11x11 Gaussian window sigma 1.5, K1=0.01, K2=0.03, population covariance, data range 1, "
                   "5-pixel valid crop; colour = mean over channels (= skimage gaussian_weights=True)")
+    y_convention = ("11x11 Gaussian window sigma 1.5, K1=0.01, K2=0.03, population covariance, data range 1, "
+                    "5-pixel valid crop; colour images on BT.601 luma Y in [16, 235]/255 (MATLAB rgb2ycbcr)")
     identity = 1.0
     func = staticmethod(ssim)
 
