@@ -139,3 +139,29 @@ def test_failed_cells_are_counted_and_listed(tmp_path, run_dir):
     assert any("broken" in f and "boom" in f for f in rep.failures)
     assert "error: broken on embedded/astronaut, gaussian 25: ValueError: boom" in render_markdown(rep)
     assert "broken" not in rep.table("table4").data["denoiser"].tolist()  # no ok cell, no row
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_terminal_tables_fit_the_width_without_cutting_values(report, width):
+    """Wide tables are split into parts that repeat the key column; no line is wider than the terminal and no
+    value is replaced by an ellipsis (every cell's text is still there, at most wrapped at spaces)."""
+    import io
+
+    from rich.console import Console
+
+    from denoisebench.reporting.terminal import print_report, split_columns
+
+    buf = io.StringIO()
+    print_report(report, Console(file=buf, width=width, color_system=None))
+    lines = buf.getvalue().splitlines()
+    assert max(map(len, lines)) <= width
+    assert not any("…" in line for line in lines)
+    flat = " ".join(buf.getvalue().split())
+    for table in report.tables:
+        parts = split_columns(table, width)
+        assert [c for p in parts for c in p.columns[1:]] == table.columns[1:]  # each column once, in order
+        assert all(p.columns[0] == table.columns[0] for p in parts)
+        for row in table.rows:
+            for cell in row[1:]:
+                assert " ".join(str(cell).split()) in flat or all(w in flat for w in str(cell).split())
+    assert len(split_columns(report.tables[0], 10_000)) == 1

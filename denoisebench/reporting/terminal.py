@@ -1,17 +1,81 @@
-"""Rich terminal rendering of a report."""
+"""Rich terminal rendering of a report.
+
+A table wider than the terminal is split into parts that fit: each part repeats the first (key) column and
+takes as many further columns as fit at their narrowest (headers and cells wrap only at spaces), so no value
+is ever cut short with an ellipsis.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from denoisebench.reporting.model import Report, ReportTable
 
+#: a rich column costs its content plus one padding space each side plus one border
+_COLUMN_COST = 3
 
-def rich_table(table: ReportTable):
+
+def _min_width(texts: list[str]) -> int:
+    """The narrowest a column can be without breaking a word: its longest space-free piece."""
+    return max((len(word) for t in texts for word in str(t).split()), default=1)
+
+
+def split_columns(table: ReportTable, width: int) -> list[ReportTable]:
+    """``table`` as parts no wider than ``width``; one part (the table itself) when it fits."""
+    if len(table.columns) <= 2:
+        return [table]
+    need = [_min_width([c, *(r[j] for r in table.rows)]) + _COLUMN_COST for j, c in enumerate(table.columns)]
+    if sum(need) + 1 <= width:
+        return [table]
+    groups: list[list[int]] = []
+    current: list[int] = []
+    used = need[0] + 1
+    for j in range(1, len(table.columns)):
+        if current and used + need[j] > width:
+            groups.append(current)
+            current, used = [], need[0] + 1
+        current.append(j)
+        used += need[j]
+    groups.append(current)
+    parts = []
+    for k, cols in enumerate(groups, 1):
+        keep = [0, *cols]
+        index = {old: new for new, old in enumerate(keep)}
+        parts.append(replace(
+            table, title=f"{table.title} (part {k} of {len(groups)})",
+            columns=[table.columns[j] for j in keep], rows=[[r[j] for j in keep] for r in table.rows],
+            best={(i, index[j]) for i, j in table.best if j in index},
+            notes=table.notes if k == len(groups) else []))
+    return parts
+
+
+def column_widths(table: ReportTable, width: int) -> list[int] | None:
+    """Explicit column widths for a table that does not fit ``width`` at its natural widths (None if it does):
+    every column at its narrowest, then the spare room handed out one character at a time, round the columns
+    that are still below their natural widths."""
+    texts = [[c, *(r[j] for r in table.rows)] for j, c in enumerate(table.columns)]
+    natural = [max(len(line) for t in col for line in str(t).splitlines() or [""]) for col in texts]
+    if sum(natural) + _COLUMN_COST * len(natural) + 1 <= width:
+        return None
+    widths = [_min_width(col) for col in texts]
+    spare = width - 1 - sum(widths) - _COLUMN_COST * len(widths)
+    while spare > 0 and any(w < n for w, n in zip(widths, natural)):
+        for j, nat in enumerate(natural):
+            if spare > 0 and widths[j] < nat:
+                widths[j] += 1
+                spare -= 1
+    return widths
+
+
+def rich_table(table: ReportTable, width: int | None = None):
     from rich.table import Table
 
     out = Table(title=table.title, title_justify="left", caption="; ".join(table.notes) or None,
                 caption_justify="left")
+    widths = column_widths(table, width) if width else None
     for j, col in enumerate(table.columns):
-        out.add_column(col, justify="left" if j == 0 else "right", no_wrap=j == 0)
+        out.add_column(col, justify="left" if j == 0 else "right", overflow="fold",
+                       width=widths[j] if widths else None)
     for i, row in enumerate(table.rows):
         out.add_row(*[f"[bold green]{v}[/]" if (i, j) in table.best else v for j, v in enumerate(row)])
     return out
@@ -26,8 +90,9 @@ def print_report(report: Report, console=None, *, tables: list[str] | None = Non
         for line in report.header[:5]:
             console.print(f"[dim]{line}[/]", highlight=False)
     for table in report.select(tables):
-        console.print()
-        console.print(rich_table(table))
+        for part in split_columns(table, console.width):
+            console.print()
+            console.print(rich_table(part, console.width))
     if report.failures:
         console.print(f"\n[yellow]{len(report.failures)} failed or incomplete cell(s); see report.md[/]")
         for line in report.failures[:5]:
