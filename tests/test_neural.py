@@ -237,7 +237,7 @@ def test_shipped_weights_denoise(name):
     def psnr(a, b):
         return 10 * np.log10(1 / np.mean((a - b) ** 2))
 
-    assert psnr(clean, out) > psnr(clean, noisy) + 3  # measured: +4.2 (cnn), +3.9 (hybrid) dB
+    assert psnr(clean, out) > psnr(clean, noisy) + 5  # measured: +5.95 (cnn), +6.05 (hybrid) dB
 
 
 def test_user_weights_file_missing_is_one_line(tmp_path):
