@@ -6,6 +6,9 @@ Both work at half resolution after a 2×2 pixel-unshuffle (as FFDNet does) and p
                                                                       └─ RNN branch ─ g ─┘            (hybrid only)
     output = x − r
 
+With ``impulse_mask`` (the shipped models) a parameter-free front end comes first: ``fill_impulses`` flags pixels at
+exactly 0 or 1 and fills them from their unflagged neighbours (x̂); the network reads [x, m, x̂] and output = x̂ − r.
+
 The RNN branch (ReNet-style) downsamples ``f`` by 2 (stride-2 conv, so it runs at 1/4 of the input resolution),
 scans every row with a bidirectional LSTM (or GRU), then every column of the result with a second
 bidirectional LSTM, so each position sees context from the whole image; a 1×1 conv + pixel-shuffle brings it
