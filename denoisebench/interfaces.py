@@ -180,6 +180,14 @@ class Metric:
     higher_is_better: ClassVar[bool] = True
     convention: ClassVar[str] = ""
     unit: ClassVar[str] = ""
+    #: display label in tables (default: the name upper-cased), e.g. "PSNR"; the unit is appended by reports
+    label: ClassVar[str] = ""
+    #: display format of one value, a ``str.format`` spec such as "{:.2f}"
+    format: ClassVar[str] = "{:.4f}"
+    #: the values the metric can take, (low, high); None where unbounded (reports keep intervals inside it)
+    value_range: ClassVar[tuple[float | None, float | None]] = (None, None)
+    #: sort key in tables: lower comes first (psnr 0, ssim 1; plugin metrics default to 50)
+    order: ClassVar[int] = 50
     requires: ClassVar[tuple[str, ...]] = ()
     #: identity value: compute(x, x) for any image x (None if not defined)
     identity: ClassVar[float | None] = None
@@ -187,6 +195,13 @@ class Metric:
 
     def __init__(self, **options: Any):
         self.options = options
+
+    @classmethod
+    def meta(cls) -> dict[str, Any]:
+        """What a table needs to know about this metric, stored with every run (see :mod:`denoisebench.metricmeta`)."""
+        return {"name": cls.name, "higher_is_better": bool(cls.higher_is_better), "label": cls.label or cls.name.upper(),
+                "unit": cls.unit, "format": cls.format, "convention": cls.convention,
+                "range": list(cls.value_range), "order": int(cls.order)}
 
     def setup(self) -> None:
         """Load what is needed (weights, ...). Raise UnavailableError with one line if impossible."""

@@ -113,9 +113,16 @@ class _Classification(Metric):
         return float(cached_classify(reference, estimate, self.threshold)[self.field])
 
 
+LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1", "roc_auc": "ROC-AUC",
+          "tp": "TP", "fp": "FP", "tn": "TN", "fn": "FN"}
+
+
 def _make(name: str, desc: str, higher: bool, unit: str = "") -> type[Metric]:
+    count = unit == "pixels"
     return type(name.upper(), (_Classification,), {
         "name": name, "field": name, "description": desc, "higher_is_better": higher, "unit": unit,
+        "label": LABELS[name], "format": "{:.0f}" if count else "{:.4f}",
+        "value_range": (0.0, None) if count else (0.0, 1.0), "order": 30 if count else 20,
         "convention": RULE, "__module__": __name__})
 
 

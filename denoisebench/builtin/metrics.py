@@ -142,6 +142,7 @@ class PSNR(_LumaOption):
     description = "peak signal-to-noise ratio"
     higher_is_better = True
     unit = "dB"
+    label, format, value_range, order = "PSNR", "{:.2f}", (0.0, None), 0
     convention = "10*log10(1/MSE), data range 1, colour over all RGB channels; inf for identical images"
     y_convention = ("10*log10(1/MSE), data range 1, colour images on BT.601 luma Y in [16, 235]/255 (MATLAB "
                     "rgb2ycbcr); inf for identical images")
@@ -153,6 +154,7 @@ class SSIM(_LumaOption):
     name = "ssim"
     description = "structural similarity (Wang et al. 2004)"
     higher_is_better = True
+    label, format, value_range, order = "SSIM", "{:.4f}", (-1.0, 1.0), 1
     convention = ("11x11 Gaussian window sigma 1.5, K1=0.01, K2=0.03, population covariance, data range 1, "
                   "5-pixel valid crop; colour = mean over channels (= skimage gaussian_weights=True)")
     y_convention = ("11x11 Gaussian window sigma 1.5, K1=0.01, K2=0.03, population covariance, data range 1, "
@@ -165,6 +167,7 @@ class MSE(_Builtin):
     name = "mse"
     description = "mean squared error"
     higher_is_better = False
+    label, format, value_range, order = "MSE", "{:.5f}", (0.0, 1.0), 2
     convention = "mean of squared differences, images in [0, 1], colour over all channels"
     identity = 0.0
     func = staticmethod(mse)
@@ -174,6 +177,7 @@ class MAE(_Builtin):
     name = "mae"
     description = "mean absolute error"
     higher_is_better = False
+    label, format, value_range, order = "MAE", "{:.4f}", (0.0, 1.0), 3
     convention = "mean of absolute differences, images in [0, 1], colour over all channels"
     identity = 0.0
     func = staticmethod(mae)
@@ -183,6 +187,7 @@ class Pearson(_Builtin):
     name = "pearson"
     description = "Pearson correlation between clean and output pixels (paper eq. 17)"
     higher_is_better = True
+    label, format, value_range, order = "Pearson r", "{:.4f}", (-1.0, 1.0), 5
     convention = "Pearson r over all pixels (colour: all channels pooled); NaN if either image is constant"
     identity = 1.0  # for any non-constant image
     func = staticmethod(pearson)

@@ -74,6 +74,7 @@ class LPIPS(Metric):
     convention = ("LPIPS v0.1 alex (lin layers); RGB in [-1, 1] = 2x-1 of [0, 1]; gray replicated to 3 "
                   "channels; no crop; spatial mean, sum over 5 layers; one value per image")
     unit = ""
+    label, format, value_range, order = "LPIPS", "{:.4f}", (0.0, None), 4
     requires = ("torch",)
     identity = 0.0
     symmetric = True
