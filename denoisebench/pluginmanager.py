@@ -1,25 +1,32 @@
 """Plugin manager: loads the ``denoisebench`` entry-point group and fills the registries, containing failures.
 
+Load order: the core distribution's own plugins (``denoisebench``) first, as pytest and tox load their
+built-ins, then every other distribution sorted by (normalised) distribution name and entry-point name, then
+``extra_plugins`` in the order given. The first plugin to register a name keeps it: a later one that reuses it
+has only that entry skipped, with one line naming both providers in its status ``problems``.
+
 pluggy does not isolate a raising hook implementation, so every plugin's import and every registration hook
-call is wrapped here: a failing plugin is recorded (name, distribution, reason) and the others load.
+call is wrapped here: a failing plugin is recorded (name, distribution, reason), what it had registered is
+removed, and the others load.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib.metadata as md
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from denoisebench import hookspecs
-from denoisebench.errors import DenoiseBenchError
+from denoisebench.errors import DenoiseBenchError, did_you_mean
 from denoisebench.interfaces import Dataset, Denoiser, Metric, NoiseModel
 from denoisebench.registry import Provider, Registry
 
 ENTRY_POINT_GROUP = "denoisebench"
+CORE_DISTRIBUTION = "denoisebench"
 DISABLE_ENV = "DENOISEBENCH_DISABLE_PLUGINS"
 
 REGISTRATION_HOOKS = {
@@ -39,6 +46,12 @@ class PluginStatus:
     status: str = "ok"  # ok | error | disabled
     reason: str = ""
     provides: dict[str, list[str]] = field(default_factory=dict)
+    #: one line per entry skipped while the plugin itself loaded (a name another plugin registered first)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def provider(self) -> Provider:
+        return Provider(self.name, self.distribution, self.version)
 
 
 class Plugins:
@@ -59,6 +72,11 @@ class Plugins:
     def errors(self) -> list[PluginStatus]:
         return [s for s in self.status.values() if s.status == "error"]
 
+    @property
+    def problems(self) -> list[str]:
+        """Every entry skipped by a plugin that otherwise loaded (duplicate names), one line each."""
+        return [line for s in self.status.values() for line in s.problems]
+
     def notify(self, hook: str, **kwargs: Any) -> list[str]:
         """Call an observer hook on every plugin, isolating failures; return one line per failure."""
         problems = []
@@ -74,6 +92,16 @@ def disabled_from_env() -> set[str]:
     return {p.strip() for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip()}
 
 
+def _normalise(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def load_order(distribution: str, entry_point: str) -> tuple[bool, str, str]:
+    """Sort key: the core distribution first, then the others by distribution name, then entry-point name."""
+    dist = _normalise(distribution)
+    return dist != CORE_DISTRIBUTION, dist, entry_point
+
+
 def _entry_points() -> list[md.EntryPoint]:
     seen, out = set(), []
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
@@ -81,7 +109,7 @@ def _entry_points() -> list[md.EntryPoint]:
             continue
         seen.add((ep.name, ep.value))
         out.append(ep)
-    return sorted(out, key=lambda e: (e.dist.name if e.dist else "", e.name))
+    return sorted(out, key=lambda e: load_order(e.dist.name if e.dist else "", e.name))
 
 
 def _check_hook_names(obj: Any) -> None:
@@ -89,30 +117,26 @@ def _check_hook_names(obj: Any) -> None:
     known = {n for n in dir(hookspecs) if n.startswith(hookspecs.PROJECT + "_")}
     for attr in dir(obj):
         if attr.startswith(hookspecs.PROJECT + "_") and attr not in known and callable(getattr(obj, attr, None)):
-            close = difflib.get_close_matches(attr, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"known hooks: {', '.join(sorted(known))}"
+            close = did_you_mean(attr, known)
+            hint = f"did you mean {close}?" if close else f"known hooks: {', '.join(sorted(known))}"
             raise DenoiseBenchError(f"unknown hook {attr}; {hint}")
 
 
-def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_entrypoints: bool = True,
-                 disable: set[str] | frozenset[str] | None = None) -> Plugins:
-    """Build a plugin manager, load entry points and extra ``(name, module_or_object)`` plugins, fill registries."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    plugins = Plugins(pm)
-    disable = set(disable or ()) | disabled_from_env()
-
-    candidates: list[tuple[PluginStatus, Any]] = []
+def _candidates(extra_plugins, load_entrypoints: bool) -> list[tuple[PluginStatus, Any, bool]]:
+    """(status, source, is an entry point) in load order."""
+    out = []
     if load_entrypoints:
         for ep in _entry_points():
-            dist = ep.dist.name if ep.dist else ""
-            version = ep.dist.version if ep.dist else ""
-            candidates.append((PluginStatus(ep.name, dist, version, ep.value), ep))
-    from_entry_points = {id(source) for _, source in candidates}
+            dist, version = (ep.dist.name, ep.dist.version) if ep.dist else ("", "")
+            out.append((PluginStatus(ep.name, dist, version, ep.value), ep, True))
     for name, obj in extra_plugins or []:
-        candidates.append((PluginStatus(name, module=getattr(obj, "__name__", repr(obj))), obj))
+        out.append((PluginStatus(name, module=getattr(obj, "__name__", repr(obj))), obj, False))
+    return out
 
-    for st, source in candidates:
+
+def _register(plugins: Plugins, candidates, disable: set[str]) -> None:
+    """Import each candidate and register it with pluggy, recording its status (ok, error, disabled)."""
+    for st, source, is_entry_point in candidates:
         if st.name in plugins.status:
             st.status, st.reason = "error", f"plugin name {st.name!r} is already used by {plugins.status[st.name].module}"
             plugins.status[st.name + f"#{len(plugins.status)}"] = st
@@ -124,37 +148,51 @@ def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_
         try:
             # not isinstance(source, md.EntryPoint): once anything imports the importlib_metadata backport
             # (dask does), entry_points() returns importlib_metadata.EntryPoint objects
-            obj = source.load() if id(source) in from_entry_points else source
+            obj = source.load() if is_entry_point else source
             _check_hook_names(obj)
-            pm.register(obj, name=st.name)
+            plugins.pm.register(obj, name=st.name)
         except Exception as exc:
             st.status, st.reason = "error", f"failed to load: {type(exc).__name__}: {exc}"
 
+
+def _fill_registries(plugins: Plugins) -> None:
+    """Call the registration hooks kind by kind, plugin by plugin in load order (not pluggy's call order)."""
+    order = {name: i for i, name in enumerate(plugins.status)}
     for kind, hook in REGISTRATION_HOOKS.items():
         registry = plugins.registry(kind)
-        for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order (pluggy *calls* LIFO)
+        for impl in sorted(getattr(plugins.pm.hook, hook).get_hookimpls(), key=lambda i: order[i.plugin_name]):
             st = plugins.status[impl.plugin_name]
             if st.status != "ok":
                 continue
-            registry.current = Provider(st.name, st.distribution, st.version)
-            before = set(registry.names())
             try:
-                impl.function(registry=registry)
+                with registry.providing(st.provider) as skipped:
+                    impl.function(registry=registry)
             except Exception as exc:
-                for name in set(registry.names()) - before:  # roll back a half-done registration
-                    registry._entries.pop(name)
                 reason = str(exc) if isinstance(exc, DenoiseBenchError) else f"{type(exc).__name__}: {exc}"
-                st.status, st.reason = "error", f"{hook} failed: {reason}"
-                pm.unregister(name=st.name)
-                for other in REGISTRATION_HOOKS:  # drop what this plugin registered in earlier kinds too
-                    reg = plugins.registry(other)
-                    for e in reg.entries():
-                        if e.provider.plugin == st.name:
-                            reg._entries.pop(e.name)
-                st.provides.clear()
+                _drop(plugins, st, f"{hook} failed: {reason}")
                 continue
-            added = [n for n in registry.names() if n not in before]
+            finally:
+                st.problems += skipped
+            added = [e.name for e in registry.entries() if e.provider.plugin == st.name]
             if added:
                 st.provides[kind] = added
-        registry.current = Provider("unknown")
+
+
+def _drop(plugins: Plugins, st: PluginStatus, reason: str) -> None:
+    """Mark a plugin failed and remove everything it registered, in every kind."""
+    st.status, st.reason = "error", reason
+    plugins.pm.unregister(name=st.name)
+    for kind in REGISTRATION_HOOKS:
+        plugins.registry(kind).remove_provider(st.name)
+    st.provides.clear()
+
+
+def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_entrypoints: bool = True,
+                 disable: set[str] | frozenset[str] | None = None) -> Plugins:
+    """Build a plugin manager, load entry points and extra ``(name, module_or_object)`` plugins, fill registries."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    plugins = Plugins(pm)
+    _register(plugins, _candidates(extra_plugins, load_entrypoints), set(disable or ()) | disabled_from_env())
+    _fill_registries(plugins)
     return plugins

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -37,8 +38,10 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Name -> class registry for one kind (denoiser, noise model, metric, dataset).
 
-    ``add`` rejects a name already taken, naming both providers. While a plugin's hook runs, the plugin
-    manager sets :attr:`current` to that plugin's :class:`Provider`, so entries know where they came from.
+    Entries are attributed to :attr:`current`, the :class:`Provider` whose hook is running. ``add`` rejects a
+    name already taken with one line naming both providers: it raises :class:`PluginError`, except inside
+    :meth:`providing` (how the plugin manager runs a registration hook), where the clashing entry is skipped,
+    the line recorded, and the hook goes on registering its other entries.
     """
 
     def __init__(self, kind: str, base: type | None = None):
@@ -46,7 +49,18 @@ class Registry(Generic[T]):
         self.base = base
         self._entries: dict[str, Entry[T]] = {}
         self.current = Provider("unknown")
-        self.problems: list[str] = []
+        self._skipped: list[str] | None = None  # inside providing(): where duplicate lines go
+
+    @contextmanager
+    def providing(self, provider: Provider) -> Iterator[list[str]]:
+        """Attribute entries added in the block to ``provider``; yield the list that collects one line per
+        duplicate entry skipped."""
+        previous = self.current, self._skipped
+        self.current, self._skipped = provider, []
+        try:
+            yield self._skipped
+        finally:
+            self.current, self._skipped = previous
 
     def add(self, obj: T, name: str | None = None) -> T:
         name = name or getattr(obj, "name", "")
@@ -57,13 +71,25 @@ class Registry(Generic[T]):
         if self.base is not None and isinstance(obj, type) and not issubclass(obj, self.base):
             raise PluginError(f"{self.current.plugin}: {self.kind} {name!r} must subclass {self.base.__name__}")
         if name in self._entries:
-            first = self._entries[name].provider
-            raise PluginError(
-                f"duplicate {self.kind} name {name!r}: registered by {first} and again by {self.current}; "
-                f"rename one or disable a plugin with --disable-plugin"
-            )
+            clash = f"{self.current}: {self.kind} name {name!r} is already registered by {self._entries[name].provider}"
+            if self._skipped is None:
+                raise PluginError(f"{clash}; rename it")
+            self._skipped.append(f"{clash}; skipped this entry — rename it")
+            return obj
         self._entries[name] = Entry(name, obj, self.current)
         return obj
+
+    def remove(self, name: str) -> Entry[T]:
+        """Remove and return the entry ``name`` (an unknown name is an :class:`UnknownNameError`)."""
+        self.get(name)
+        return self._entries.pop(name)
+
+    def remove_provider(self, plugin: str) -> list[str]:
+        """Remove every entry the plugin named ``plugin`` provided; return their names."""
+        names = [e.name for e in self._entries.values() if e.provider.plugin == plugin]
+        for name in names:
+            del self._entries[name]
+        return names
 
     def get(self, name: str) -> T:
         try:

@@ -45,8 +45,15 @@ def list_command(args) -> int:
             table.add_row(entry.name, str(entry.provider), *[str(x) for x in extra(entry.obj)])
         console.print(table)
     for st in plugins.errors:
-        console.print(f"[yellow]plugin {st.name} not loaded: {st.reason}[/]", highlight=False)
+        console.print(f"[yellow]plugin {st.name} not loaded: {st.reason}[/]", highlight=False, soft_wrap=True)
+    _print_problems(console, plugins)
     return 0
+
+
+def _print_problems(console, plugins) -> None:
+    """Entries skipped by plugins that otherwise loaded (a name registered first by another), one line each."""
+    for line in plugins.problems:
+        console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
 
 
 def _yn(flag: bool) -> str:
@@ -63,6 +70,10 @@ def plugins_command(args) -> int:
     for st in args.plugins.status.values():
         style = {"ok": "green", "error": "red", "disabled": "yellow"}.get(st.status, "")
         detail = st.reason or "; ".join(f"{k}: {', '.join(v)}" for k, v in st.provides.items())
+        if st.problems:
+            detail += f"; {len(st.problems)} entr{'y' if len(st.problems) == 1 else 'ies'} skipped (below)"
         table.add_row(st.name, st.distribution or "(local)", st.version, f"[{style}]{st.status}[/]", detail)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    _print_problems(console, args.plugins)
     return 0
