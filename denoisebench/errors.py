@@ -1,5 +1,16 @@
 """Exception hierarchy. Every user-facing error is one line that names the value and what to pass instead."""
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to a misspelt ``name`` (difflib, cutoff 0.6), or None."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return close[0] if close else None
+
 
 class DenoiseBenchError(Exception):
     """Base class: the CLI prints ``str(exc)`` as one line and exits non-zero (traceback only with --debug)."""
@@ -14,10 +25,17 @@ class ConfigError(DenoiseBenchError):
 class UnknownNameError(ConfigError):
     """A denoiser, noise model, metric or dataset name that no plugin registered."""
 
-    def __init__(self, kind: str, name: str, known):
+    def __init__(self, kind: str, name: str, known: Iterable[str]):
         known = sorted(known)
-        super().__init__(f"unknown {kind} {name!r}; choose one of: {', '.join(known) or '(none registered)'}")
-        self.kind, self.name, self.known = kind, name, known
+        listed = ", ".join(known) or "(none registered)"
+        self.kind, self.name, self.known, self.suggestion = kind, name, known, did_you_mean(name, known)
+        if self.suggestion:
+            super().__init__(f"unknown {kind} {name!r}; did you mean {self.suggestion}? (known: {listed})")
+        else:
+            super().__init__(f"unknown {kind} {name!r}; choose one of: {listed}")
+
+    def __reduce__(self):  # picklable across worker processes, although __init__ takes other arguments
+        return type(self), (self.kind, self.name, self.known)
 
 
 class ParameterError(ConfigError):
