@@ -33,7 +33,9 @@ def grid(args):
 
 
 def run_once(name, make, config, plugins, root: Path) -> dict:
-    from denoisebench.runner import execute, make_plan, open_store
+    from denoisebench.engine.grid import make_plan
+    from denoisebench.engine.provenance import open_store
+    from denoisebench.engine.runner import execute
 
     plan = make_plan(config, plugins)
     store = open_store(root / f"{name}-{time.monotonic_ns()}", config, plugins, plan)
@@ -41,7 +43,7 @@ def run_once(name, make, config, plugins, root: Path) -> dict:
     ex = make()
     started = 0.0
     if hasattr(ex, "start"):  # dask: start the cluster and load the plugins in every worker
-        from denoisebench.worker import get_state
+        from denoisebench.engine.worker import get_state
 
         ex.start().run(get_state, ex.disable)
         started = time.perf_counter() - t0
@@ -60,7 +62,7 @@ def noop_overhead(n: int, root: Path) -> float:
     """Seconds per task for no-op tasks through a warm 1-worker LocalCluster, windowed like the executor."""
     from distributed import as_completed
 
-    from denoisebench.dask_executor import DaskExecutor
+    from denoisebench.engine.dask_executor import DaskExecutor
 
     with DaskExecutor(workers=1, local_directory=str(root / "scratch-noop")) as ex:
         client = ex.start()
@@ -92,8 +94,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     args.noise = args.noise or ["gaussian:25", "salt_pepper:10%"]
 
-    from denoisebench.dask_executor import DaskExecutor
-    from denoisebench.executors import LocalExecutor
+    from denoisebench.engine.dask_executor import DaskExecutor
+    from denoisebench.engine.local import LocalExecutor
     from denoisebench.pluginmanager import make_plugins
 
     plugins = make_plugins()

@@ -17,7 +17,7 @@ from denoisebench.results import DONE_STATUSES, CellResult
 STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
 
-_CELL_COLUMNS = (
+CELL_COLUMNS = (
     "key", "dataset", "image_id", "noise", "noise_level", "noise_params", "noise_key", "clip", "denoiser",
     "params", "repetition", "seed", "status", "error", "seconds", "metric_errors", "provider", "shape",
     "finished_at",
@@ -25,7 +25,7 @@ _CELL_COLUMNS = (
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cells ({", ".join(c + (" TEXT PRIMARY KEY" if c == "key" else "") for c in _CELL_COLUMNS)});
+CREATE TABLE IF NOT EXISTS cells ({", ".join(c + (" TEXT PRIMARY KEY" if c == "key" else "") for c in CELL_COLUMNS)});
 CREATE TABLE IF NOT EXISTS metrics (key TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
                                     PRIMARY KEY (key, metric));
 """
@@ -79,8 +79,8 @@ class Store:
         with self.db:
             self.db.execute("DELETE FROM metrics WHERE key = ?", (result.key,))
             self.db.execute(
-                f"INSERT OR REPLACE INTO cells ({', '.join(_CELL_COLUMNS)}) VALUES ({', '.join('?' * len(_CELL_COLUMNS))})",
-                [row[c] for c in _CELL_COLUMNS],
+                f"INSERT OR REPLACE INTO cells ({', '.join(CELL_COLUMNS)}) VALUES ({', '.join('?' * len(CELL_COLUMNS))})",
+                [row[c] for c in CELL_COLUMNS],
             )
             self.db.executemany(
                 "INSERT INTO metrics VALUES (?, ?, ?)",
@@ -96,7 +96,7 @@ class Store:
         """All cells as a DataFrame (one row per cell), sorted by identity, with metric columns pivoted in."""
         import pandas as pd
 
-        cells = pd.read_sql_query(f"SELECT {', '.join(_CELL_COLUMNS)} FROM cells", self.db)
+        cells = pd.read_sql_query(f"SELECT {', '.join(CELL_COLUMNS)} FROM cells", self.db)
         cells["clip"] = cells["clip"].astype(bool)
         metrics = pd.read_sql_query("SELECT key, metric, value FROM metrics", self.db)
         if len(metrics):
@@ -110,7 +110,7 @@ class Store:
         import pandas as pd
 
         cells = self.cells()
-        ids = [c for c in _CELL_COLUMNS if c in cells.columns]
+        ids = [c for c in CELL_COLUMNS if c in cells.columns]
         metric_cols = [c for c in cells.columns if c not in ids]
         long = cells.melt(id_vars=ids, value_vars=metric_cols, var_name="metric", value_name="value")
         timing = cells[ids].assign(metric="time", value=cells["seconds"])

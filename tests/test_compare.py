@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from denoisebench.baseline import CompareError, load_side, side_from_file
+from denoisebench.baseline.drift import Tolerances, compare_sides
+from denoisebench.baseline.file import CompareError, load_side, side_from_file
 from denoisebench.cli import main
-from denoisebench.compare import Tolerances, compare_sides
 
 GRID = ["--dataset", "embedded:crop=64", "--max-images", "2", "--noise", "gaussian:25,salt_pepper:10%",
         "--denoisers", "median,mean", "--metrics", "psnr,ssim,mse", "--quiet"]

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from denoisebench import hookimpl
-from denoisebench.config import Config, parse_noise, split_list
+from denoisebench.config import Config
 from denoisebench.errors import ConfigError, ParameterError, PluginError, UnknownNameError
 from denoisebench.interfaces import Denoiser
 from denoisebench.pluginmanager import make_plugins
 from denoisebench.registry import Provider, Registry
 from denoisebench.seeding import cell_rng, cell_seed
+from denoisebench.selection import parse_noise, split_list
 
 
 def test_import_is_light():

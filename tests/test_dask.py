@@ -18,12 +18,15 @@ import pytest
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
-from denoisebench import worker  # noqa: E402
 from denoisebench.config import Config  # noqa: E402
-from denoisebench.dask_executor import DaskExecutor  # noqa: E402
-from denoisebench.executors import LocalExecutor, make_executor  # noqa: E402
+from denoisebench.engine import worker  # noqa: E402
+from denoisebench.engine.dask_executor import DaskExecutor  # noqa: E402
+from denoisebench.engine.executors import make_executor  # noqa: E402
+from denoisebench.engine.grid import make_plan  # noqa: E402
+from denoisebench.engine.local import LocalExecutor  # noqa: E402
+from denoisebench.engine.provenance import open_store  # noqa: E402
+from denoisebench.engine.runner import execute  # noqa: E402
 from denoisebench.pluginmanager import make_plugins  # noqa: E402
-from denoisebench.runner import execute, make_plan, open_store  # noqa: E402
 
 PLUGIN = '''
 """Fault injection for tests: kill_once kills its own dask worker process once (claimed via a flag file)."""
@@ -278,7 +281,7 @@ def test_bad_options_and_missing_dask(monkeypatch, capsys):
         DaskExecutor(scheduler="tcp://127.0.0.1:1", connect_timeout="1s").start()
     assert main(["run", "--denoisers", "median", "--workers", "2", "--output", "/nonexistent/x", "--quiet"]) == 2
     assert "--workers: a dask option; pass --executor dask" in capsys.readouterr().err
-    monkeypatch.setitem(__import__("sys").modules, "denoisebench.dask_executor", None)
+    monkeypatch.setitem(__import__("sys").modules, "denoisebench.engine.dask_executor", None)
     with pytest.raises(ConfigError, match=r"pip install 'denoisebench\[dask\]'"):
         make_executor("dask", workers=1)
     assert main(["run", "--denoisers", "median", "--executor", "dask", "--output", "/nonexistent/x", "--quiet"]) == 2

@@ -16,7 +16,7 @@ import pytest
 
 from denoisebench.builtin import datasets as bd
 from denoisebench.builtin import standard_sets as ss
-from denoisebench.datasets import dataset_from_spec, format_dataset_spec, parse_dataset_spec, parse_value
+from denoisebench.datasets import dataset_from_spec
 from denoisebench.errors import (
     ChecksumError,
     ConfigError,
@@ -27,6 +27,7 @@ from denoisebench.errors import (
 )
 from denoisebench.images import save_image, to_gray
 from denoisebench.pluginmanager import make_plugins
+from denoisebench.selection import format_dataset_spec, parse_dataset_spec, parse_value
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 needs_shared = pytest.mark.skipif(not (SHARED / "set12").is_dir(), reason="shared/datasets not available")

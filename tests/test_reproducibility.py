@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 
 from denoisebench.config import Config
-from denoisebench.executors import LocalExecutor
+from denoisebench.engine.grid import make_plan
+from denoisebench.engine.local import LocalExecutor
+from denoisebench.engine.provenance import open_store
+from denoisebench.engine.runner import execute
 from denoisebench.pluginmanager import make_plugins
 from denoisebench.reporting.markdown import render_markdown
 from denoisebench.reporting.tables import build_report
-from denoisebench.runner import execute, make_plan, open_store
 from denoisebench.store import Store
 
 DENOISERS = ("median", "gaussian", "wiener", "mean", "switching_median")

@@ -5,11 +5,13 @@ import pytest
 
 from denoisebench import hookimpl
 from denoisebench.config import Config
+from denoisebench.engine.grid import make_plan
+from denoisebench.engine.local import LocalExecutor
+from denoisebench.engine.provenance import open_store
+from denoisebench.engine.runner import execute, pending_count
 from denoisebench.errors import DenoiseBenchError, StoreError
-from denoisebench.executors import LocalExecutor
 from denoisebench.interfaces import Denoiser
 from denoisebench.pluginmanager import make_plugins
-from denoisebench.runner import execute, make_plan, open_store, pending_count
 
 
 class Identity(Denoiser):

@@ -16,7 +16,7 @@ def add_parser(sub, add_global_options) -> None:
 
 
 def export_command(args) -> int:
-    from denoisebench.baseline import export_baseline
+    from denoisebench.baseline.file import export_baseline
 
     n = export_baseline(args.run_dir, args.file, args.plugins)
     print(f"wrote {n} cells to {args.file}")

@@ -78,7 +78,7 @@ class PluginLoadFailed(Exception):
 
 
 def _component_subjects(plugins, target: str, dataset_options: dict):
-    from denoisebench.datasets import parse_dataset_spec
+    from denoisebench.selection import parse_dataset_spec
     from denoisebench.testing import REGISTRY_KINDS, Subject
 
     head, sep, rest = target.partition(":")
@@ -103,8 +103,8 @@ def _component_subjects(plugins, target: str, dataset_options: dict):
 
 
 def check_command(args) -> int:
-    from denoisebench.datasets import parse_value
     from denoisebench.pluginmanager import make_plugins
+    from denoisebench.selection import parse_value
     from denoisebench.testing import plugin_subjects, run_checks
 
     dataset_options = {}

@@ -41,8 +41,13 @@ def add_parser(sub, add_global_options) -> None:
 def compare_command(args) -> int:
     from rich.console import Console
 
-    from denoisebench.baseline import load_side
-    from denoisebench.compare import Tolerances, compare_sides, load_compare_config, parse_tolerance_items
+    from denoisebench.baseline.drift import (
+        Tolerances,
+        compare_sides,
+        load_compare_config,
+        parse_tolerance_items,
+    )
+    from denoisebench.baseline.file import load_side
 
     settings = load_compare_config(args.config) if args.config else {}
     tolerances = Tolerances()
@@ -90,7 +95,7 @@ def _headline(result) -> str:
 
 
 def _change_lines(result) -> list[str]:
-    from denoisebench.compare import cell_label, params_change_groups
+    from denoisebench.baseline.drift import cell_label, params_change_groups
 
     lines = [f"status {b} → {a}: {cell_label(k)}" + (f" ({err})" if err else "")
              for k, b, a, err in result.status_changed]
@@ -104,7 +109,7 @@ def _change_lines(result) -> list[str]:
 def print_summary(result, console) -> None:
     from rich.table import Table
 
-    from denoisebench.compare import cell_label, summary_rows
+    from denoisebench.baseline.drift import cell_label, summary_rows
 
     console.print(f"baseline:  {result.baseline}\ncandidate: {result.candidate}", highlight=False)
     style = "bold red" if result.drift else "bold green"
@@ -130,7 +135,7 @@ def print_summary(result, console) -> None:
 
 
 def render_markdown(result) -> str:
-    from denoisebench.compare import cell_label, summary_rows
+    from denoisebench.baseline.drift import cell_label, summary_rows
 
     icon = "❌" if result.drift else "✅"
     out = [f"## {icon} denoisebench metric comparison", "", f"**{_headline(result)}**", "",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from denoisebench.config import Config, split_list
+from denoisebench.config import Config
 from denoisebench.errors import ConfigError, StoreError
+from denoisebench.selection import split_list
 
 
 def add_parser(sub, add_global_options) -> None:
@@ -57,7 +58,7 @@ def add_parser(sub, add_global_options) -> None:
 
 def config_from_args(args) -> Config:
     if args.from_run and Path(args.from_run).is_file():  # a baseline file: re-run its pinned config elsewhere
-        from denoisebench.baseline import config_from_baseline
+        from denoisebench.baseline.file import config_from_baseline
 
         stored = config_from_baseline(args.from_run)
         args.from_run = None  # the run directory is --output (or the default), never the file
@@ -106,11 +107,13 @@ def executor_options(args) -> dict:
 def run_command(args) -> int:
     from rich.console import Console
 
-    from denoisebench.executors import make_executor
+    from denoisebench.engine.executors import make_executor
+    from denoisebench.engine.grid import make_plan
+    from denoisebench.engine.provenance import default_run_dir, open_store
+    from denoisebench.engine.runner import pending_count
     from denoisebench.reporting.files import write_report
     from denoisebench.reporting.tables import build_report
     from denoisebench.reporting.terminal import print_report
-    from denoisebench.runner import default_run_dir, make_plan, open_store, pending_count
 
     console = Console(stderr=False)
     plugins = args.plugins
@@ -144,7 +147,7 @@ def run_command(args) -> int:
 
 
 def _execute_with_progress(plan, store, executor, plugins, todo, console, quiet):
-    from denoisebench.runner import execute
+    from denoisebench.engine.runner import execute
 
     if quiet or todo == 0:
         return execute(plan, store, executor, plugins)

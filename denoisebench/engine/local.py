@@ -1,8 +1,4 @@
-"""Executors run tasks and yield their results; the caller (the runner) is the only writer of the store.
-
-The seam: an executor has ``run(tasks) -> Iterator[list[CellResult]]`` (results of one task at a time, in
-completion order) and ``close()``. ``local`` is the default; ``dask`` lives in :mod:`denoisebench.dask_executor`.
-"""
+"""The local executor: tasks in this process (``-j 1``) or in a pool of spawned worker processes (``-j N``)."""
 
 from __future__ import annotations
 
@@ -12,19 +8,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from denoisebench.engine.worker import crashed, get_state, run_task
 from denoisebench.errors import ConfigError
 from denoisebench.results import CellResult, Task
-from denoisebench.worker import get_state, run_task
 
 #: how often a task is retried after its worker process died, before its cells become error rows
 MAX_CRASHES = 2
-
-
-def crashed(task: Task, why: str) -> list[CellResult]:
-    from denoisebench.seeding import cell_seed
-
-    seed = cell_seed(task.base_seed, task.cells[0].dataset, task.image_id, task.noise.key, task.repetition)
-    return [CellResult.for_cell(c, seed, "error", error=why) for c in task.cells]
 
 
 def _init_worker(disable: tuple[str, ...], threads: int) -> None:
@@ -100,18 +89,3 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
-
-
-def make_executor(name: str, *, jobs: int = 1, disable: tuple[str, ...] = (), plugins=None, **options):
-    """``plugins``: the caller's loaded plugins, reused by in-process execution (local executor, jobs == 1)."""
-    if name == "local":
-        return LocalExecutor(jobs, disable, plugins)
-    if name == "dask":
-        try:
-            from denoisebench.dask_executor import DaskExecutor
-        except ImportError as exc:
-            raise ConfigError(
-                f"--executor dask needs dask.distributed ({exc}); install it with: pip install 'denoisebench[dask]'"
-            ) from None
-        return DaskExecutor(jobs=jobs, disable=disable, **options)
-    raise ConfigError(f"--executor {name!r}: choose 'local' or 'dask'")

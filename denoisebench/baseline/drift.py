@@ -19,7 +19,7 @@ lpips      1e-4       0           float32 network: the last bits depend on the C
 Wall time (``time``) is never compared. A metric's own direction (``higher_is_better`` from its plugin, stored in
 the baseline file) says whether a move is *better* or *worse*.
 
-Incompatible sides raise :class:`~denoisebench.baseline.CompareError` (exit code 3) naming what differs: the
+Incompatible sides raise :class:`~denoisebench.baseline.file.CompareError` (exit code 3) naming what differs: the
 clip rule, a metric's or noise model's convention, the base seed, or the images behind a dataset label.
 """
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from denoisebench.baseline import EXCLUDED_METRICS, KEY_FIELDS, CellRecord, CompareError, Side
+from denoisebench.baseline.file import EXCLUDED_METRICS, KEY_FIELDS, CellRecord, CompareError, Side
 from denoisebench.errors import ConfigError
 
 #: metric -> (absolute, relative) tolerance

@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -147,6 +148,50 @@ def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator) -> np
     return np.clip(out.astype(np.float32, copy=False), 0.0, 1.0)
 
 
+def _inputs(state: WorkerState, task: Task, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The clean image and its noisy version, drawn once per task from the task's seed (common random numbers)."""
+    clean = state.dataset(task.dataset_spec).load(task.image_id)
+    model = state.plugins.noise_models.get(task.noise.model)(clip=task.clip, **task.noise.kwargs)
+    return clean, model.apply(clean, cell_rng(seed))
+
+
+def _denoiser_rng(seed: int, cell: Cell) -> np.random.Generator:
+    return cell_rng(cell_seed(seed, cell.denoiser, params_key(cell.param_dict), "denoiser", 0))
+
+
+@dataclass
+class Replay:
+    """A task's images re-created as :func:`run_task` made them: clean, noisy, each cell's output, PSNR, errors."""
+
+    clean: np.ndarray
+    noisy: np.ndarray
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # denoiser (noisy first) -> image
+    psnr: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def replay_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> Replay:
+    """Re-run a task's cells and keep their images (outputs are never stored), scored with the registered
+    ``psnr`` metric: the same seeding, noise draw and denoiser call as :func:`run_task`, so for deterministic
+    denoisers the images are exactly those the run scored. A failing cell is recorded in ``errors``."""
+    state = get_state(tuple(disable), plugins)
+    seed = cell_seed(task.base_seed, task.cells[0].dataset, task.image_id, task.noise.key, task.repetition)
+    clean, noisy = _inputs(state, task, seed)
+    replay = Replay(clean, noisy)
+    psnr = state.metric("psnr") if "psnr" in state.plugins.metrics else None
+    for cell in task.cells:
+        try:
+            out = noisy if cell.denoiser == NOISY else _denoise(state.denoiser(cell), noisy, cell,
+                                                                _denoiser_rng(seed, cell))
+        except Exception as exc:  # contained: the caller shows what went wrong
+            replay.errors[cell.denoiser] = _describe(exc)
+            continue
+        replay.outputs[cell.denoiser] = out
+        if psnr is not None and not isinstance(psnr, Exception):
+            replay.psnr[cell.denoiser] = float(psnr.compute(clean, out))
+    return replay
+
+
 def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[CellResult]:
     """Run every cell of a task; a cell's failure becomes its result row, never an exception.
 
@@ -156,9 +201,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[Ce
     dataset = task.cells[0].dataset
     seed = cell_seed(task.base_seed, dataset, task.image_id, task.noise.key, task.repetition)
     try:
-        clean = state.dataset(task.dataset_spec).load(task.image_id)
-        model = state.plugins.noise_models.get(task.noise.model)(clip=task.clip, **task.noise.kwargs)
-        noisy = model.apply(clean, cell_rng(seed))
+        clean, noisy = _inputs(state, task, seed)
     except Exception as exc:
         msg = f"could not prepare {dataset}/{task.image_id} with {task.noise.label}: {_describe(exc)}"
         return [CellResult.for_cell(c, seed, "error", error=msg, finished_at=_now()) for c in task.cells]
@@ -173,7 +216,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[Ce
             continue
         try:
             den = state.denoiser(cell)
-            rng = cell_rng(cell_seed(seed, cell.denoiser, params_key(cell.param_dict), "denoiser", 0))
+            rng = _denoiser_rng(seed, cell)
             t0 = time.perf_counter()
             with _deadline(task.timeout):
                 out = _denoise(den, noisy, cell, rng)
@@ -220,3 +263,9 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[Ce
     for r in results:
         r.finished_at = stamp
     return results
+
+
+def crashed(task: Task, why: str) -> list[CellResult]:
+    """Every cell of ``task`` as an error row saying ``why`` (its worker died, the executor failed)."""
+    seed = cell_seed(task.base_seed, task.cells[0].dataset, task.image_id, task.noise.key, task.repetition)
+    return [CellResult.for_cell(c, seed, "error", error=why) for c in task.cells]

@@ -122,7 +122,7 @@ def directions_from_registry(metrics: list[str], plugins=None) -> dict[str, bool
 
 
 def side_from_run(run_dir: str | Path, plugins=None) -> Side:
-    from denoisebench.store import _CELL_COLUMNS, Store
+    from denoisebench.store import CELL_COLUMNS, Store
 
     with Store(run_dir) as store:
         config = store.get_meta("config") or {}
@@ -130,7 +130,7 @@ def side_from_run(run_dir: str | Path, plugins=None) -> Side:
         conventions = store.get_meta("conventions") or {}
         frame = store.cells()
     side = Side(str(run_dir), "run", pinned_config(config, plan), conventions, {}, plan)
-    metric_cols = sorted(c for c in frame.columns if c not in _CELL_COLUMNS and c not in EXCLUDED_METRICS)
+    metric_cols = sorted(c for c in frame.columns if c not in CELL_COLUMNS and c not in EXCLUDED_METRICS)
     for row in frame.to_dict("records"):
         key = (row["dataset"], row["image_id"], row["noise_key"], bool(row["clip"]), row["denoiser"],
                row["params"], int(row["repetition"]), int(row["seed"]))

@@ -4,7 +4,7 @@
 starts a LocalCluster on 127.0.0.1 (N processes, one thread each). What is shipped:
 
 - a dask task is a batch of ``batch`` runner tasks (one image × noise spec × repetition with all its denoiser
-  cells each); the worker loads the image itself from the dataset spec (:func:`denoisebench.worker.run_task`),
+  cells each); the worker loads the image itself from the dataset spec (:func:`denoisebench.engine.worker.run_task`),
   so no pixels travel from the client, and plugins, models and metrics are created once per worker process;
 - results stream back in completion order (``as_completed``) through a bounded window of futures, and the
   client (the runner) is the only writer of the store, exactly as with the local executor.
@@ -26,10 +26,9 @@ from collections.abc import Iterable, Iterator
 import dask
 from distributed import Client, LocalCluster, as_completed
 
+from denoisebench.engine.worker import crashed, run_task
 from denoisebench.errors import ConfigError
-from denoisebench.executors import crashed
 from denoisebench.results import CellResult, Task
-from denoisebench.worker import run_task
 
 #: dask's nannies export MALLOC_TRIM_THRESHOLD_=65536 to their workers; setting it turns off glibc's dynamic mmap
 #: threshold, so every numpy temporary of an image (a 256x256 float64 is 512 KiB) is a fresh mmap with page faults:

@@ -1,0 +1,86 @@
+"""Planning a run: the grid of cells (and the tasks that carry them to workers) from a Config and the registries.
+
+Every name, noise spec and parameter is resolved here, with one-line errors, before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from denoisebench.config import NOISY, Config
+from denoisebench.datasets import dataset_from_spec, dataset_label
+from denoisebench.errors import DenoiseBenchError
+from denoisebench.interfaces import NoiseSpec
+from denoisebench.results import Cell, Task
+from denoisebench.selection import (
+    parse_metric_options,
+    parse_names,
+    parse_noise,
+    parse_param_overrides,
+    split_list,
+)
+
+
+@dataclass
+class Plan:
+    config: Config
+    denoisers: list[str]
+    noise: list[NoiseSpec]
+    metrics: list[str]
+    datasets: dict[str, str]  # spec -> label
+    tasks: list[Task] = field(default_factory=list)
+
+    @property
+    def n_cells(self) -> int:
+        return sum(len(t.cells) for t in self.tasks)
+
+
+def make_plan(config: Config, plugins) -> Plan:
+    """Resolve names and parameters (one-line errors for bad ones) and list every task of the run."""
+    denoisers = parse_names(split_list(config.denoisers), plugins.denoisers)
+    noise = parse_noise(split_list(config.noise), plugins.noise_models)
+    metrics = parse_names(split_list(config.metrics), plugins.metrics)
+    overrides = parse_param_overrides(config.params, plugins.denoisers)
+    metric_options = parse_metric_options(config.metric_options, plugins.metrics, metrics)
+    metric_opts = tuple((m, tuple(sorted(o.items()))) for m, o in sorted(metric_options.items()))
+    if config.repetitions < 1:
+        raise DenoiseBenchError(f"--repetitions {config.repetitions}: pass a number >= 1")
+    if not config.cell_timeout >= 0:
+        raise DenoiseBenchError(f"--cell-timeout {config.cell_timeout}: pass seconds >= 0 (0: no limit)")
+    if config.cell_timeout and config.executor != "local":
+        raise DenoiseBenchError(f"--cell-timeout with --executor {config.executor}: the limit is enforced by the "
+                                "local executor only; drop --cell-timeout or pass --executor local")
+
+    params: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in denoisers:
+        cls = plugins.denoisers.get(name)
+        for spec in noise:
+            p = {**cls.default_params(spec), **overrides.get(name, {})}
+            try:
+                cls(**p)  # validate early: a bad value is a one-line error before anything runs
+            except DenoiseBenchError:
+                raise
+            except Exception:
+                pass  # a broken constructor becomes an error row when the cell runs
+            params[(name, spec.key)] = p
+
+    plan = Plan(config, denoisers, noise, metrics, {})
+    for ds_spec in config.datasets:
+        dataset = dataset_from_spec(plugins, ds_spec)
+        label = dataset_label(ds_spec)
+        plan.datasets[ds_spec] = label
+        ids = dataset.ids()
+        if config.max_images:
+            ids = ids[: config.max_images]
+        for image_id in ids:
+            for spec in noise:
+                for rep in range(config.repetitions):
+                    def cell(name, p, image_id=image_id, spec=spec, rep=rep, label=label):
+                        return Cell(label, image_id, spec, name, tuple(sorted(p.items())), rep, config.clip,
+                                    config.seed)
+
+                    cells = [cell(NOISY, {})] + [cell(d, params[(d, spec.key)]) for d in denoisers]
+                    plan.tasks.append(Task(ds_spec, image_id, spec, rep, config.clip, config.seed, tuple(cells),
+                                           tuple(metrics), metric_opts, float(config.cell_timeout)))
+    return plan

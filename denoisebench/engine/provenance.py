@@ -1,0 +1,93 @@
+"""What a run records about itself: provenance (versions, platform, date), the conventions its numbers follow,
+the metric metadata its tables need, the run directory's name, and opening its store."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from denoisebench.config import Config
+from denoisebench.datasets import dataset_label
+from denoisebench.engine.grid import Plan
+from denoisebench.errors import StoreError
+from denoisebench.store import Store
+from denoisebench.version import __version__
+
+
+def provenance(plugins, config: Config) -> dict[str, Any]:
+    import importlib.metadata as md
+
+    def version(dist: str) -> str:
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "denoisebench": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": {d: version(d) for d in ("numpy", "scipy", "scikit-image", "opencv-python-headless",
+                                             "pandas", "statsmodels", "pluggy", "torch")},
+        "plugins": {s.name: {"distribution": s.distribution, "version": s.version, "status": s.status,
+                             "reason": s.reason} for s in plugins.status.values()},
+        "seed": config.seed,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _convention(plugins, metric: str, plan: Plan) -> str:
+    """The metric's convention as configured: an instance with options may state a different rule."""
+    options = dict(plan.tasks[0].metric_options).get(metric) if plan.tasks else None
+    if not options:
+        return plugins.metrics.get(metric).convention
+    text = plugins.metrics.get(metric)(**dict(options)).convention
+    return text + "; options: " + ", ".join(f"{k}={v}" for k, v in options)
+
+
+def conventions(plugins, plan: Plan) -> dict[str, Any]:
+    """The conventions the run's numbers follow, stored with the run and stated in its report."""
+    return {
+        "noise": {s.model: plugins.noise_models.get(s.model).convention for s in plan.noise},
+        "metrics": {m: _convention(plugins, m, plan) for m in plan.metrics},
+        "clip": "noisy images clipped to [0, 1]" if plan.config.clip else "noisy images not clipped (KAIR protocol)",
+        "outputs": "denoiser outputs clipped to [0, 1] before scoring",
+        "seeding": "noise seeded per (seed, dataset, image, noise spec, repetition): every denoiser sees the same "
+                   "noisy image",
+        "aggregation": "dataset value = mean of per-image values",
+        "unit": "image",
+    }
+
+
+def default_run_dir(config: Config, root: str | Path = "reports") -> Path:
+    """Same options -> same directory, so re-running the same command resumes it."""
+    name = "-".join(dataset_label(d).replace(":", "_").replace("/", "_") for d in config.datasets)[:40]
+    return Path(root) / f"run-{name}-{config.digest()}"
+
+
+def open_store(run_dir: Path, config: Config, plugins, plan: Plan) -> Store:
+    store = Store(run_dir, create=True)
+    stored = store.get_meta("config")
+    if stored is not None:
+        old = Config.from_dict(stored)
+        if old.identity() != config.identity():
+            diff = sorted(k for k in config.identity() if config.identity()[k] != old.identity()[k])
+            store.close()
+            raise StoreError(
+                f"{run_dir}: holds a run with different options ({', '.join(diff)}); pass a new --output, or use "
+                f"`denoisebench run --from {run_dir}` to resume it"
+            )
+    else:
+        store.set_meta("config", config.to_dict())
+        store.set_meta("conventions", conventions(plugins, plan))
+        store.set_meta("plan", {"denoisers": plan.denoisers, "noise": [s.key for s in plan.noise],
+                                "noise_labels": {s.key: s.label for s in plan.noise},
+                                "metrics": plan.metrics, "datasets": plan.datasets})
+    runs = store.get_meta("provenance", [])
+    runs.append(provenance(plugins, config))
+    store.set_meta("provenance", runs)
+    return store

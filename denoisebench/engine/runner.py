@@ -1,0 +1,43 @@
+"""The runner: runs a plan's pending cells through an executor and writes each finished cell to the store.
+
+The runner is the only writer of the store; executors only run tasks and yield their results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from denoisebench.engine.grid import Plan
+from denoisebench.results import CellResult
+from denoisebench.store import Store
+
+
+def execute(plan: Plan, store: Store, executor, plugins,
+            on_result: Callable[[CellResult], None] | None = None) -> dict[str, int]:
+    """Run the cells not yet done; write each finished cell; return counts by status for this invocation."""
+    done = store.done_keys()
+    pending = []
+    for task in plan.tasks:
+        cells = tuple(c for c in task.cells if c.key not in done)
+        if cells:
+            pending.append(dataclasses.replace(task, cells=cells))
+    counts: dict[str, int] = {}
+    problems = []
+    for results in executor.run(pending):
+        for result in results:
+            store.write(result)
+            counts[result.status] = counts.get(result.status, 0) + 1
+            problems += plugins.notify("denoisebench_cell_finished", result=result)
+            if on_result:
+                on_result(result)
+    if plugins.pm.hook.denoisebench_run_finished.get_hookimpls():  # the long frame only when someone observes
+        problems += plugins.notify("denoisebench_run_finished", results=store.frame(), config=plan.config)
+    if problems:
+        store.set_meta("observer_errors", problems)
+    return counts
+
+
+def pending_count(plan: Plan, store: Store) -> int:
+    done = store.done_keys()
+    return sum(1 for t in plan.tasks for c in t.cells if c.key not in done)

@@ -1,0 +1,224 @@
+"""The selection grammar: names, noise specs, dataset specs, ``--param`` and ``--metric-option`` values.
+
+One parser for every string a user types to choose what runs; every value goes through :func:`parse_value`.
+Functions that resolve names take the registries they check against (no plugin is loaded here).
+
+Dataset spec grammar (``NAME[:OPTIONS]``)::
+
+    embedded                      a registered dataset with default options
+    set12:root=/data,verify=false options as comma-separated key=value pairs
+    folder:/path/to/images        a bare first value goes to the dataset's ``positional_option``
+    folder:/path/to/images,gray=true
+    /path/to/images   ./imgs      an existing folder (not a registered name) = ``folder`` with that path
+
+When everything after ``NAME:`` is an existing path it is taken whole as the positional value (so paths may
+contain commas). Unknown names, options and bad values are one-line errors.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from denoisebench.errors import ConfigError, DatasetError, UnknownNameError
+from denoisebench.interfaces import NoiseSpec
+
+FOLDER = "folder"
+_BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def parse_value(text: str) -> Any:
+    """The one value grammar of every selection (``--param``, ``--metric-option``, noise and dataset specs).
+
+    ``true/false/yes/no/on/off`` (any case) -> bool, ``none/null`` -> None, integers and floats -> numbers, text
+    starting with ``[``, ``{`` or ``"`` -> JSON (lists, objects, quoted strings); anything else stays a string.
+    """
+    t = text.strip()
+    if t[:1] in ("[", "{", '"'):
+        try:
+            return json.loads(t)
+        except ValueError:
+            return t
+    low = t.lower()
+    if low in _BOOLS:
+        return _BOOLS[low]
+    if low in ("none", "null"):
+        return None
+    if re.fullmatch(r"[+-]?\d+", t):
+        return int(t)
+    if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", t):
+        return float(t)
+    return t
+
+
+def parse_dataset_spec(spec: str, registry=None) -> tuple[str, dict[str, Any]]:
+    """Split ``spec`` into (dataset name, options). ``registry`` (optional) resolves positional values and
+    bare folder paths; without it only ``name:key=value,...`` is understood."""
+    spec = (spec or "").strip()
+    if not spec:
+        raise ConfigError("empty dataset spec; pass a dataset name such as 'embedded' or a folder path")
+    known = registry is not None and spec in registry
+    if registry is not None and not known and FOLDER in registry and _looks_like_dir(spec):
+        return FOLDER, {"path": spec}
+    name, sep, rest = spec.partition(":")
+    name = name.strip()
+    if registry is not None and name not in registry:
+        if "/" in spec or "\\" in spec or spec.startswith((".", "~")):
+            raise DatasetError(f"dataset {spec!r}: no such folder; pass an existing folder of images or one of: "
+                               f"{', '.join(sorted(registry))}")
+        raise UnknownNameError("dataset", name, list(registry))
+    positional = getattr(registry.get(name), "positional_option", None) if registry is not None else None
+    if not rest.strip():
+        if sep:
+            raise ConfigError(f"dataset spec {spec!r}: nothing after ':'; pass {name}:key=value")
+        return name, {}
+    if positional and _looks_like_dir(rest):
+        return name, {positional: rest}
+    options: dict[str, Any] = {}
+    for i, item in enumerate(rest.split(",")):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            if key in options:
+                raise ConfigError(f"dataset spec {spec!r}: option {key!r} given twice")
+            options[key] = parse_value(value)
+        elif i == 0 and positional:
+            options[positional] = item.strip()
+        else:
+            raise ConfigError(f"dataset spec {spec!r}: {item!r} is not key=value; pass e.g. {name}:key=value")
+    return name, options
+
+
+def _looks_like_dir(text: str) -> bool:
+    try:
+        return Path(text).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+
+def split_list(values: tuple[str, ...] | list[str] | None) -> list[str]:
+    """Split comma-separated CLI values, keeping ``key=value`` pieces attached to the spec before them."""
+    out: list[str] = []
+    for value in values or ():
+        for piece in str(value).split(","):
+            piece = piece.strip()
+            if not piece:
+                continue
+            if "=" in piece and out and ":" in out[-1] and ":" not in piece:
+                out[-1] += "," + piece
+            else:
+                out.append(piece)
+    return out
+
+
+def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
+    """Turn selection strings into noise specs.
+
+    ``gaussian`` -> all standard levels; ``gaussian:25`` / ``salt_pepper:10%`` -> a named level;
+    ``gaussian:sigma=30`` / ``mixed:sigma=15,amount=0.2`` -> explicit parameters (validated).
+    Empty selection -> every registered model at its standard levels.
+    """
+    if not selection:
+        return [spec for name in noise_models.names() for spec in noise_models.get(name).standard_specs()]
+    specs: list[NoiseSpec] = []
+    for item in selection:
+        name, _, rest = item.partition(":")
+        cls = noise_models.get(name.strip())
+        if not rest:
+            specs.extend(cls.standard_specs())
+        elif "=" not in rest:
+            if rest not in cls.levels:
+                raise ConfigError(
+                    f"noise {item!r}: unknown level {rest!r} for {cls.name}; "
+                    f"choose one of {', '.join(cls.levels)} or pass parameters like {cls.name}:"
+                    + ",".join(f"{k}={v}" for k, v in cls.defaults.items())
+                )
+            specs.append(NoiseSpec.make(cls.name, {**cls.defaults, **cls.levels[rest]}, rest))
+        else:
+            params = {}
+            for pair in rest.split(","):
+                key, eq, value = pair.partition("=")
+                if not eq:
+                    raise ConfigError(f"noise {item!r}: {pair!r} is not key=value; pass e.g. gaussian:sigma=30")
+                params[key.strip()] = parse_value(value.strip())
+            cls(**params)  # validates: one-line ParameterError
+            # 25 and 25.0 are the same sigma: follow the default's type so identical specs get identical keys
+            merged = {k: float(v) if isinstance(cls.defaults.get(k), float) and isinstance(v, int)
+                      and not isinstance(v, bool) else v for k, v in {**cls.defaults, **params}.items()}
+            level = next((lv for lv, p in cls.levels.items() if {**cls.defaults, **p} == merged), "")
+            specs.append(NoiseSpec.make(cls.name, merged, level))
+    seen, unique = set(), []
+    for spec in specs:
+        if spec.key not in seen:
+            seen.add(spec.key)
+            unique.append(spec)
+    return unique
+
+
+def parse_names(selection: list[str], registry) -> list[str]:
+    """Validate names against a registry; empty selection -> all names."""
+    if not selection:
+        return registry.names()
+    for name in selection:
+        if name not in registry:
+            raise UnknownNameError(registry.kind, name, registry.names())
+    return list(dict.fromkeys(selection))
+
+
+def _dotted(item: str, flag: str, usage: str) -> tuple[str, str, Any]:
+    """``name.key=value`` -> (name, key, parsed value); anything else is a one-line error naming ``flag``."""
+    target, eq, value = item.partition("=")
+    name, dot, key = target.partition(".")
+    if not eq or not dot:
+        raise ConfigError(f"{flag} {item!r}: pass {usage}")
+    return name, key, parse_value(value)
+
+
+def parse_metric_options(items: tuple[str, ...], metrics, selected: list[str]) -> dict[str, dict[str, Any]]:
+    """``f1.threshold=0.5`` -> {"f1": {"threshold": 0.5}}; ``*.threshold=0.5`` sets it on every selected metric
+    that takes that option. Each metric is instantiated with its options, so bad values are one-line errors."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, key, value = _dotted(item, "--metric-option", "METRIC.OPTION=VALUE, e.g. f1.threshold=0.5")
+        names = [n for n in selected if key in inspect.signature(metrics.get(n).__init__).parameters] \
+            if name == "*" else [name]
+        if name != "*":
+            metrics.get(name)  # unknown metric: one line
+        for n in names:
+            out.setdefault(n, {})[key] = value
+    for name, options in out.items():
+        try:
+            metrics.get(name)(**options)
+        except TypeError:
+            raise ConfigError(f"--metric-option: metric {name} takes no option {sorted(options)}") from None
+    return out
+
+
+def parse_param_overrides(items: tuple[str, ...], denoisers) -> dict[str, dict[str, Any]]:
+    """``median.ksize=5`` -> {"median": {"ksize": 5}}; names and parameters are checked."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, key, value = _dotted(item, "--param", "DENOISER.PARAM=VALUE, e.g. median.ksize=5")
+        cls = denoisers.get(name)
+        if key not in cls.defaults:
+            raise ConfigError(
+                f"--param {item!r}: {name} has no parameter {key!r}; valid: {', '.join(cls.defaults) or '(none)'}"
+            )
+        out.setdefault(name, {})[key] = value
+    return out
+
+
+def format_dataset_spec(name: str, options: dict[str, Any] | None = None) -> str:
+    """The spec string for (name, options), skipping None values: ``set12:root=/x,verify=false``."""
+    items = [f"{k}={_fmt(v)}" for k, v in (options or {}).items() if v is not None]
+    return f"{name}:{','.join(items)}" if items else name
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
