@@ -25,6 +25,10 @@ class Config:
     seed: int = 0
     repetitions: int = 1
     clip: bool = True
+    #: outputs scored as they are ("none") or rounded to 8-bit levels first ("uint8"); see denoisebench.protocols
+    quantize: str = "none"
+    #: the named preset the options came from (denoisebench.protocols); recorded and reported
+    protocol: str = "default"
     max_images: int = 0  # 0: all images of each dataset
     params: tuple[str, ...] = ()  # overrides "denoiser.param=value"
     metric_options: tuple[str, ...] = ()  # "metric.option=value", e.g. "f1.threshold=0.5"
@@ -35,6 +39,8 @@ class Config:
 
     #: fields that do not change any stored value (excluded from the identity hash)
     RUNTIME_FIELDS = ("jobs", "executor", "cell_timeout")
+    #: fields added after the first release, with the value every earlier run had
+    LATER_FIELDS = {"quantize": "none", "protocol": "default"}
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -48,7 +54,13 @@ class Config:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.to_dict().items() if k not in self.RUNTIME_FIELDS}
+        """The fields that define the results; fields at their default before they existed are left out, so a
+        run made before a field was added keeps its identity (and its run directory)."""
+        out = {k: v for k, v in self.to_dict().items() if k not in self.RUNTIME_FIELDS}
+        for name, default in self.LATER_FIELDS.items():
+            if out.get(name) == default:
+                del out[name]
+        return out
 
     def digest(self) -> str:
         text = json.dumps(self.identity(), sort_keys=True)

@@ -14,15 +14,40 @@ specifications below, exposed through the ``denoisebench`` entry-point group::
     def denoisebench_register_denoisers(registry):
         registry.add(MyDenoiser)
 
-Registration hooks receive a :class:`denoisebench.registry.Registry` and call ``registry.add(cls)`` with a
-class (not an instance). A duplicate name is rejected and reported naming both providers; a hook that raises
-is reported by plugin name and the other plugins still load. Observer hooks are called in the process that
-writes the results store; an exception there is recorded as a plugin error and never stops a run.
+An implementation may take any subset of a hook's arguments, by name. A function whose name starts with
+``denoisebench_`` but matches no specification is reported as an error ("unknown hook ...; did you mean
+...?"), not ignored.
+
+**Registration hooks** (``denoisebench_register_*``) receive a :class:`denoisebench.registry.Registry` and call
+``registry.add(cls)`` with a class (not an instance). They run wherever a plugin manager is built: in the
+command-line process, and again in every worker process (local pool or Dask), so keep them cheap, free of side
+effects and of heavy imports. Plugins are called in load order: the ``denoisebench`` distribution's own
+plugins first, then the others sorted by distribution name, so the first to register a name keeps it. A
+duplicate name is not an exception: ``registry.add`` skips that one entry and records one line naming both
+providers (shown by ``denoisebench plugins``); the rest of the hook still registers. A hook that *raises* marks
+its plugin ``error`` with the reason, removes everything the plugin registered (in every kind), and the other
+plugins still load.
+
+**Observer hooks** (``denoisebench_cell_finished``, ``denoisebench_run_finished``) are called in the process
+that writes the results store, never in a worker. An exception there is recorded (store meta
+``observer_errors``) and never stops a run.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:  # annotations only: importing the hook specifications stays light
+    import argparse
+
+    import pandas as pd
+
+    from denoisebench.config import Config
+    from denoisebench.interfaces import Dataset, Denoiser, Metric, NoiseModel
+    from denoisebench.registry import Registry
+    from denoisebench.results import CellResult
 
 PROJECT = "denoisebench"
 
@@ -30,43 +55,126 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-@hookspec
-def denoisebench_register_denoisers(registry):
-    """Register :class:`denoisebench.interfaces.Denoiser` subclasses with ``registry.add(cls)``."""
+# ------------------------------------------------------------------------------------------ registration
 
 
 @hookspec
-def denoisebench_register_noise_models(registry):
-    """Register :class:`denoisebench.interfaces.NoiseModel` subclasses with ``registry.add(cls)``."""
+def denoisebench_register_denoisers(registry: Registry[type[Denoiser]]) -> None:
+    """Register denoisers: call ``registry.add(cls)`` once per :class:`~denoisebench.interfaces.Denoiser`
+    subclass.
+
+    :param registry: The denoiser registry. ``registry.add(cls)`` (or ``registry.add(cls, name)``) takes the
+        class, not an instance, so listing stays cheap; the name (``cls.name`` by default) must be a lower-case
+        identifier. The registry remembers the plugin, distribution and version that provided each entry.
+
+    Called once per plugin manager, after every plugin is imported: in the command-line process and in each
+    worker process. A name another plugin registered first is skipped with one line naming both providers;
+    the plugin's other entries still register. A name that is not an identifier, or a class that does not
+    subclass ``Denoiser``, raises :class:`~denoisebench.errors.PluginError`; any exception raised here marks the
+    plugin ``error`` and removes everything it registered.
+
+    .. versionadded:: 0.1
+    """
 
 
 @hookspec
-def denoisebench_register_metrics(registry):
-    """Register :class:`denoisebench.interfaces.Metric` subclasses with ``registry.add(cls)``."""
+def denoisebench_register_noise_models(registry: Registry[type[NoiseModel]]) -> None:
+    """Register noise models: call ``registry.add(cls)`` once per
+    :class:`~denoisebench.interfaces.NoiseModel` subclass.
+
+    :param registry: The noise-model registry (same rules as for denoisers). A noise model is a pure function
+        of (image, parameters, rng); its ``levels`` are what ``--noise NAME`` and ``--all`` use.
+
+    Called once per plugin manager, after the denoiser registrations, in the command-line process and in each
+    worker process. Duplicates and exceptions are handled as for :func:`denoisebench_register_denoisers`.
+
+    .. versionadded:: 0.1
+    """
 
 
 @hookspec
-def denoisebench_register_datasets(registry):
-    """Register :class:`denoisebench.interfaces.Dataset` subclasses with ``registry.add(cls)``."""
+def denoisebench_register_metrics(registry: Registry[type[Metric]]) -> None:
+    """Register metrics: call ``registry.add(cls)`` once per :class:`~denoisebench.interfaces.Metric` subclass.
+
+    :param registry: The metric registry (same rules as for denoisers). Do heavy setup (weights) in the
+        metric's ``setup()``, not here; ``setup()`` raising
+        :class:`~denoisebench.errors.UnavailableError` makes the cells record status ``unavailable``.
+
+    Called once per plugin manager, after the noise-model registrations, in the command-line process and in
+    each worker process. Duplicates and exceptions are handled as for
+    :func:`denoisebench_register_denoisers`.
+
+    .. versionadded:: 0.1
+    """
 
 
 @hookspec
-def denoisebench_cell_finished(result):
-    """Observe one finished cell: ``result`` is a :class:`denoisebench.results.CellResult` (any status)."""
+def denoisebench_register_datasets(registry: Registry[type[Dataset]]) -> None:
+    """Register datasets: call ``registry.add(cls)`` once per :class:`~denoisebench.interfaces.Dataset`
+    subclass.
+
+    :param registry: The dataset registry (same rules as for denoisers). Workers rebuild a dataset from its
+        name and options, so keep options JSON-able and the class importable at module level.
+
+    Called once per plugin manager, after the metric registrations, in the command-line process and in each
+    worker process. Duplicates and exceptions are handled as for :func:`denoisebench_register_denoisers`.
+
+    .. versionadded:: 0.1
+    """
+
+
+# ------------------------------------------------------------------------------------------ observers
 
 
 @hookspec
-def denoisebench_run_finished(results, config):
-    """Observe a finished run: ``results`` is the run's long-form ``pandas.DataFrame`` (one row per cell and
-    metric, as :meth:`denoisebench.store.Store.frame` returns it) and ``config`` the frozen
-    :class:`denoisebench.config.Config`."""
+def denoisebench_cell_finished(result: CellResult) -> None:
+    """Observe one finished cell.
+
+    :param result: The cell's record, whatever its status (``ok | error | skipped | timeout | unavailable``):
+        key, dataset, image id, noise spec, denoiser and parameters, timings, metric values, error text.
+        Treat it as read-only.
+
+    Called in the process that writes the results store, right after the cell is written, once per cell
+    run in this invocation (cells already in the store from an earlier, resumed run are not repeated). An
+    exception is recorded in the store's ``observer_errors`` meta, naming the plugin, and the run goes on.
+
+    .. versionadded:: 0.1
+    """
 
 
 @hookspec
-def denoisebench_add_commands(subparsers):
+def denoisebench_run_finished(results: pd.DataFrame, config: Config) -> None:
+    """Observe a finished run, e.g. to export or upload its results.
+
+    :param results: The run's long-form frame, one row per cell and metric, as
+        :meth:`denoisebench.store.Store.frame` returns it (every cell in the store, including those of an
+        earlier, resumed invocation).
+    :param config: The run's frozen :class:`~denoisebench.config.Config`.
+
+    Called once, in the process that writes the results store, after every pending cell has been written
+    (also when nothing was left to run). The frame is built only if some plugin implements this hook. An
+    exception is recorded like one from :func:`denoisebench_cell_finished` and does not fail the run.
+
+    .. versionadded:: 0.1
+    """
+
+
+# ------------------------------------------------------------------------------------------ command line
+
+
+@hookspec
+def denoisebench_add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add sub-commands to the ``denoisebench`` command line.
 
-    ``subparsers`` is the ``argparse`` sub-parser action; call ``subparsers.add_parser(name, help=...)``, add
-    arguments, and ``parser.set_defaults(func=handler)`` where ``handler(args) -> int`` returns the exit code.
-    Raise :class:`denoisebench.errors.DenoiseBenchError` for bad input: the CLI prints it as one line.
+    :param subparsers: The ``argparse`` sub-parser action of the ``denoisebench`` parser. Call
+        ``p = subparsers.add_parser(name, help=...)``, add arguments, and ``p.set_defaults(func=handler)``
+        where ``handler(args) -> int`` returns the exit code (``args.plugins`` holds the loaded plugins).
+
+    Called in the command-line process, every time the parser is built (on each ``denoisebench`` command),
+    after the built-in sub-commands are added. Keep it cheap: import heavy modules inside ``handler``. In the
+    handler, raise :class:`~denoisebench.errors.DenoiseBenchError` for bad input: the CLI prints it as one line
+    and exits 2. An exception raised by this hook itself is printed as a one-line warning naming the plugin,
+    and the other commands still work.
+
+    .. versionadded:: 0.1
     """

@@ -15,9 +15,12 @@ DONE_STATUSES = ("ok", "skipped", "unavailable")
 
 
 def cell_key(dataset: str, image_id: str, noise: NoiseSpec, clip: bool, denoiser: str,
-             params: dict[str, Any], repetition: int, base_seed: int) -> str:
-    text = "|".join([dataset, image_id, noise.key, f"clip={int(clip)}", denoiser, params_key(params),
-                     str(repetition), str(base_seed)])
+             params: dict[str, Any], repetition: int, base_seed: int, quantize: str = "none") -> str:
+    parts = [dataset, image_id, noise.key, f"clip={int(clip)}", denoiser, params_key(params), str(repetition),
+             str(base_seed)]
+    if quantize != "none":  # keys of unquantized cells are those of earlier versions
+        parts.append(f"quantize={quantize}")
+    text = "|".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -33,6 +36,7 @@ class Cell:
     repetition: int
     clip: bool
     base_seed: int
+    quantize: str = "none"
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -41,7 +45,7 @@ class Cell:
     @property
     def key(self) -> str:
         return cell_key(self.dataset, self.image_id, self.noise, self.clip, self.denoiser, self.param_dict,
-                        self.repetition, self.base_seed)
+                        self.repetition, self.base_seed, self.quantize)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Task:
     metric_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     #: seconds one denoiser call may take before its cell becomes a ``timeout`` row; 0: no limit
     timeout: float = 0.0
+    #: "uint8": every scored image (outputs and the noisy row) is rounded to 8-bit levels first (KAIR protocol)
+    quantize: str = "none"
 
 
 @dataclass

@@ -148,6 +148,9 @@ def check_compatible(base: Side, cand: Side) -> None:
     if bc.get("clip") != cc.get("clip"):
         raise CompareError(f"cannot compare: different clip rule — baseline {bc.get('clip')!r}, candidate "
                            f"{cc.get('clip')!r}; re-run the candidate with the baseline's clipping")
+    if bc.get("outputs") and cc.get("outputs") and bc["outputs"] != cc["outputs"]:
+        raise CompareError(f"cannot compare: outputs scored differently — baseline {bc['outputs']!r}, candidate "
+                           f"{cc['outputs']!r}; re-run the candidate with the baseline's --protocol")
     bseed, cseed = base.config.get("seed"), cand.config.get("seed")
     if bseed is not None and cseed is not None and bseed != cseed:
         raise CompareError(f"cannot compare: different base seed — baseline {bseed}, candidate {cseed}; re-run "

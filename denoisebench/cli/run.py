@@ -7,6 +7,7 @@ from pathlib import Path
 
 from denoisebench.config import Config
 from denoisebench.errors import ConfigError, StoreError
+from denoisebench.protocols import PROTOCOLS, QUANTIZE, apply_protocol
 from denoisebench.selection import split_list
 
 
@@ -32,7 +33,16 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed of the noise (default 0)")
     p.add_argument("--repetitions", type=int, default=1, help="noise draws per image and setting (default 1)")
     p.add_argument("--max-images", type=int, default=0, help="use at most N images of each dataset")
-    p.add_argument("--no-clip", action="store_true", help="do not clip noisy images to [0, 1] (KAIR protocol)")
+    p.add_argument("--protocol", default="default", choices=sorted(PROTOCOLS),
+                   help="a named set of conventions published tables depend on: default (noisy clipped, float "
+                        "outputs scored) or kair (DnCNN/FFDNet test scripts: noise not clipped, outputs rounded to "
+                        "uint8 before PSNR/SSIM); explicit --clip/--no-clip/--quantize override it (recorded)")
+    clip = p.add_mutually_exclusive_group()
+    clip.add_argument("--no-clip", dest="clip", action="store_false", default=None,
+                      help="do not clip noisy images to [0, 1] (as --protocol kair)")
+    clip.add_argument("--clip", dest="clip", action="store_true", help="clip noisy images to [0, 1] (default)")
+    p.add_argument("--quantize", choices=QUANTIZE, help="score outputs as floats (none, default) or rounded to "
+                                                         "8-bit levels (uint8, as --protocol kair)")
     p.add_argument("--cell-timeout", type=float, default=0.0, metavar="SECONDS",
                    help="stop a denoiser call after SECONDS and record the cell as 'timeout' (local executor; "
                         "default 0: no limit); timed-out cells run again when the run is resumed")
@@ -79,14 +89,16 @@ def config_from_args(args) -> Config:
         # split here so `--denoisers a,b` and `--denoisers a --denoisers b` are the same config (same digest)
         datasets=tuple(args.dataset or ("embedded",)), denoisers=tuple(split_list(args.denoisers)),
         noise=tuple(split_list(args.noise)), metrics=tuple(split_list(args.metrics)), seed=args.seed,
-        repetitions=args.repetitions, clip=not args.no_clip, max_images=args.max_images, params=tuple(args.param),
+        repetitions=args.repetitions, max_images=args.max_images, params=tuple(args.param),
         metric_options=tuple(args.metric_option) + ((f"*.threshold={args.threshold}",) if args.threshold else ()),
         jobs=args.jobs, executor=args.executor, disable_plugins=tuple(args.disable_plugin),
         cell_timeout=args.cell_timeout,
     )
-    if args.quick:  # the CI preset (denoisebench.profiles); options given explicitly win
-        from dataclasses import asdict
+    from dataclasses import asdict
 
+    explicit = {k: v for k, v in (("clip", args.clip), ("quantize", args.quantize)) if v is not None}
+    config = Config(**apply_protocol(args.protocol, {**asdict(config), **explicit}, set(explicit)))
+    if args.quick:  # the CI preset (denoisebench.profiles); options given explicitly win
         from denoisebench.profiles import apply_profile
 
         explicit = {k for k, given in (("datasets", args.dataset), ("noise", args.noise), ("seed", args.seed),

@@ -12,6 +12,7 @@ from denoisebench.config import NOISY, Config
 from denoisebench.datasets import dataset_from_spec, dataset_label
 from denoisebench.errors import DenoiseBenchError
 from denoisebench.interfaces import NoiseSpec
+from denoisebench.protocols import QUANTIZE, preset
 from denoisebench.results import Cell, Task
 from denoisebench.selection import (
     parse_metric_options,
@@ -44,6 +45,9 @@ def make_plan(config: Config, plugins) -> Plan:
     overrides = parse_param_overrides(config.params, plugins.denoisers)
     metric_options = parse_metric_options(config.metric_options, plugins.metrics, metrics)
     metric_opts = tuple((m, tuple(sorted(o.items()))) for m, o in sorted(metric_options.items()))
+    if config.quantize not in QUANTIZE:
+        raise DenoiseBenchError(f"quantize {config.quantize!r}: pass one of {', '.join(QUANTIZE)}")
+    preset(config.protocol)  # unknown protocol: one line
     if config.repetitions < 1:
         raise DenoiseBenchError(f"--repetitions {config.repetitions}: pass a number >= 1")
     if not config.cell_timeout >= 0:
@@ -78,9 +82,9 @@ def make_plan(config: Config, plugins) -> Plan:
                 for rep in range(config.repetitions):
                     def cell(name, p, image_id=image_id, spec=spec, rep=rep, label=label):
                         return Cell(label, image_id, spec, name, tuple(sorted(p.items())), rep, config.clip,
-                                    config.seed)
+                                    config.seed, config.quantize)
 
                     cells = [cell(NOISY, {})] + [cell(d, params[(d, spec.key)]) for d in denoisers]
                     plan.tasks.append(Task(ds_spec, image_id, spec, rep, config.clip, config.seed, tuple(cells),
-                                           tuple(metrics), metric_opts, float(config.cell_timeout)))
+                                           tuple(metrics), metric_opts, float(config.cell_timeout), config.quantize))
     return plan

@@ -13,6 +13,7 @@ from denoisebench.config import Config
 from denoisebench.datasets import dataset_label
 from denoisebench.engine.grid import Plan
 from denoisebench.errors import StoreError
+from denoisebench.protocols import describe
 from denoisebench.store import Store
 from denoisebench.version import __version__
 
@@ -55,7 +56,10 @@ def conventions(plugins, plan: Plan) -> dict[str, Any]:
         "noise": {s.model: plugins.noise_models.get(s.model).convention for s in plan.noise},
         "metrics": {m: _convention(plugins, m, plan) for m in plan.metrics},
         "clip": "noisy images clipped to [0, 1]" if plan.config.clip else "noisy images not clipped (KAIR protocol)",
-        "outputs": "denoiser outputs clipped to [0, 1] before scoring",
+        "outputs": "denoiser outputs clipped to [0, 1] before scoring" + (
+            "; every scored image (outputs and the noisy input) rounded to uint8 levels, round(255*x)/255"
+            if plan.config.quantize == "uint8" else ""),
+        "protocol": describe(plan.config.protocol, plan.config.to_dict()),
         "seeding": "noise seeded per (seed, dataset, image, noise spec, repetition): every denoiser sees the same "
                    "noisy image",
         "aggregation": "dataset value = mean of per-image values",

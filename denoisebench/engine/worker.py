@@ -148,6 +148,14 @@ def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator) -> np
     return np.clip(out.astype(np.float32, copy=False), 0.0, 1.0)
 
 
+def _scored(image: np.ndarray, quantize: str) -> np.ndarray:
+    """The image the metrics see: as is, or (``uint8``) clipped and rounded to 8-bit levels, as KAIR's
+    ``uint2single(single2uint(x))`` does."""
+    if quantize == "uint8":
+        return (np.round(np.clip(image, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+    return image
+
+
 def _inputs(state: WorkerState, task: Task, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The clean image and its noisy version, drawn once per task from the task's seed (common random numbers)."""
     clean = state.dataset(task.dataset_spec).load(task.image_id)
@@ -212,7 +220,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[Ce
         provider = "" if cell.denoiser == NOISY else str(state.plugins.denoisers.provider(cell.denoiser))
         if cell.denoiser == NOISY:
             results.append(CellResult.for_cell(cell, seed, "ok", shape="x".join(map(str, clean.shape))))
-            outputs.append(noisy)
+            outputs.append(_scored(noisy, task.quantize))
             continue
         try:
             den = state.denoiser(cell)
@@ -236,7 +244,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[Ce
             continue
         results.append(CellResult.for_cell(cell, seed, "ok", seconds=seconds, provider=provider,
                                            shape="x".join(map(str, clean.shape))))
-        outputs.append(out)
+        outputs.append(_scored(out, task.quantize))
 
     ok = [r for r in results if r.status == "ok"]
     options = dict(task.metric_options)

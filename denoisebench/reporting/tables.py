@@ -164,6 +164,7 @@ def header_lines(store: Store, cells: pd.DataFrame, notes: list[str]) -> list[st
         "across noise settings an image's values are averaged first",
         "correction: Holm (statsmodels multipletests) over each table's family of tests where stated; other "
         "p-values uncorrected",
+        *([f"protocol: {conv['protocol']}"] if conv.get("protocol") else []),
         f"noise: {conv.get('clip', '')}; {conv.get('seeding', '')}",
         f"outputs: {conv.get('outputs', '')}",
         *notes,
