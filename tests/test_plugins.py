@@ -15,6 +15,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from denoisebench import hookimpl, pluginmanager
 from denoisebench.builtin import noise as builtin_noise
@@ -217,7 +218,9 @@ class RaisingObserver:
         raise ValueError("run observer broke")
 
 
-def test_observer_hooks_called_and_failures_recorded(tmp_path):
+@pytest.fixture(scope="module")
+def observed_run(tmp_path_factory):
+    """A small run (2 images, 1 noise spec, 1 denoiser) watched by a recording and a raising observer."""
     from denoisebench.builtin import datasets, metrics
     from denoisebench.config import Config
     from denoisebench.engine.grid import make_plan
@@ -230,20 +233,30 @@ def test_observer_hooks_called_and_failures_recorded(tmp_path):
                                           ("good", GoodPlugin()), ("rec", rec), ("raiser", RaisingObserver())],
                            load_entrypoints=False)
     config = Config(datasets=("embedded",), denoisers=("identity",), noise=("gaussian:25",),
-                    metrics=("psnr",), max_images=1)
+                    metrics=("psnr",), max_images=2)
     plan = make_plan(config, plugins)
-    store = open_store(tmp_path / "run", config, plugins, plan)
+    store = open_store(tmp_path_factory.mktemp("observed") / "run", config, plugins, plan)
     try:
         counts = execute(plan, store, LocalExecutor(1, plugins=plugins), plugins)
         problems = store.get_meta("observer_errors")
+        stored = store.done_keys()
     finally:
         store.close()
-    assert sum(counts.values()) == len(rec.cells) >= 1  # the run finished despite the raising observer
-    assert {r.status for r in rec.cells} == {"ok"}
-    (frame, cfg), = rec.runs
-    assert cfg is config and "psnr" in set(frame["metric"])
+    return rec, counts, problems, config, stored
+
+
+def test_cell_finished_sees_every_cell_despite_a_raising_observer(observed_run):
+    rec, counts, problems, _, stored = observed_run
+    assert sum(counts.values()) == len(rec.cells) >= 2  # the run finished despite the raising observer
+    assert {r.status for r in rec.cells} == {"ok"} and {r.key for r in rec.cells} == set(stored)
     assert any("'raiser': denoisebench_cell_finished raised RuntimeError: observer broke" in p for p in problems)
-    assert any("denoisebench_run_finished raised ValueError" in p for p in problems)
+
+
+def test_run_finished_gets_the_frame_and_config_once(observed_run):
+    rec, _, problems, config, _ = observed_run
+    (frame, cfg), = rec.runs
+    assert cfg is config and "psnr" in set(frame["metric"]) and "identity" in set(frame["denoiser"])
+    assert any("'raiser': denoisebench_run_finished raised ValueError: run observer broke" in p for p in problems)
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -327,3 +340,62 @@ def test_every_registration_hook_registers_with_provider():
         assert plugins.registry(kind).provider(name).plugin == "every"
     assert plugins.status["every"].provides == {k: [v] for k, v in expected.items()}
     assert plugins.metrics.get("test_absdiff")().compute(np.zeros(2), np.ones(2)) == 1.0
+
+
+def test_register_noise_models_rejects_a_class_that_is_not_a_noise_model():
+    class NotNoise:
+        name = "not_noise"
+
+    class Bad:
+        @hookimpl
+        def denoisebench_register_denoisers(self, registry):
+            registry.add(Identity)
+
+        @hookimpl
+        def denoisebench_register_noise_models(self, registry):
+            registry.add(NotNoise)
+
+    plugins = make_plugins(extra_plugins=[("every", EveryKind()), ("bad", Bad())], load_entrypoints=False)
+    st = plugins.status["bad"]
+    assert st.status == "error" and "bad: noise model 'not_noise' must subclass NoiseModel" in st.reason
+    assert "not_noise" not in plugins.noise_models and plugins.denoisers.provider("identity").plugin == "every"
+    noise = plugins.noise_models.get("test_gaussian")(sigma=25)
+    clean = np.full((8, 8), 0.5, np.float32)
+    a, b = (noise.apply(clean, np.random.default_rng(3)) for _ in range(2))
+    assert a.shape == clean.shape and np.array_equal(a, b) and not np.array_equal(a, clean)
+
+
+def test_register_metrics_bad_name_fails_only_that_plugin():
+    class Named(EveryKind.Absdiff):
+        name = "Abs-Diff"
+
+    class Bad:
+        @hookimpl
+        def denoisebench_register_metrics(self, registry):
+            registry.add(Named)
+
+    plugins = make_plugins(extra_plugins=[("bad", Bad()), ("every", EveryKind())], load_entrypoints=False)
+    assert plugins.status["bad"].status == "error"
+    assert "metric name 'Abs-Diff' is not a lower-case identifier" in plugins.status["bad"].reason
+    metric = plugins.metrics.get("test_absdiff")
+    assert metric.higher_is_better is False and metric().compute(np.zeros(3), np.full(3, 0.25)) == 0.25
+
+
+def test_register_datasets_duplicate_of_a_builtin_is_skipped_and_the_rest_loads():
+    class Embedded(EveryKind.Tiny):
+        name = "embedded"
+
+    class Sets:
+        @hookimpl
+        def denoisebench_register_datasets(self, registry):
+            registry.add(Embedded)
+            registry.add(EveryKind.Tiny)
+
+    plugins = make_plugins(extra_plugins=[("sets", Sets())])
+    st = plugins.status["sets"]
+    problem, = st.problems
+    assert st.status == "ok" and st.provides == {"datasets": ["test_tiny"]}
+    assert problem.startswith("sets: dataset name 'embedded' is already registered by datasets (denoisebench ")
+    assert plugins.datasets.provider("embedded").plugin == "datasets"
+    tiny = plugins.datasets.get("test_tiny")()
+    assert tiny.ids() == ["a"] and tiny.load("a").shape == (8, 8)
