@@ -43,7 +43,7 @@ def test_kair_protocol_scores_unclipped_noise_and_uint8_outputs(tmp_path):
         est = np.uint8(np.clip(noisy * 255.0, 0, 255).round())  # KAIR's single2uint
         diff = clean.astype(np.float64) * 255.0 - est.astype(np.float64)  # (embedded images are not on uint8 levels)
         expected = 10 * np.log10(255.0 ** 2 / np.mean(diff ** 2))
-        assert row.psnr == pytest.approx(expected, abs=1e-9)
+        assert row.psnr == pytest.approx(expected, abs=1e-6)  # float32 storage of the scored image
 
 
 def test_explicit_flag_overrides_protocol_and_changes_the_run_identity(tmp_path):
