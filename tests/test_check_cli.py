@@ -78,3 +78,55 @@ def test_check_dataset_with_options(tmp_path, capsys, monkeypatch):
 def test_check_bad_dataset_option_is_one_line_error(capsys):
     assert main(["check", "folder", "--dataset-option", "path"]) == 2
     assert "pass KEY=VALUE" in capsys.readouterr().err
+
+
+LAZY = '''
+import numpy as np
+from denoisebench import hookimpl
+from denoisebench.interfaces import Denoiser
+
+class Passthrough(Denoiser):
+    name = "passthrough"
+    description = "returns a copy of its input"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return np.array(noisy, copy=True)
+
+class GlobalRng(Denoiser):
+    name = "global_rng"
+    description = "dithers with np.random.normal but declares deterministic = True"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return np.clip(noisy * 0.9 + 0.05 + np.random.normal(0, 1e-3, noisy.shape), 0, 1).astype(noisy.dtype)
+
+class Unvalidated(Denoiser):
+    name = "unvalidated"
+    description = "declares parameters, never validates them"
+    defaults = {"size": 3}
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return (noisy * 0.9 + 0.05).astype(noisy.dtype)
+
+@hookimpl
+def denoisebench_register_denoisers(registry):
+    for cls in (Passthrough, GlobalRng, Unvalidated):
+        registry.add(cls)
+'''
+
+
+def test_check_reports_identity_global_rng_and_unvalidated_parameters(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "lazy_plugin.py"
+    path.write_text(textwrap.dedent(LAZY))
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line
+    assert main(["check", str(path), "--failures-only"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+
+    def row(component, check):
+        (line,) = [ln for ln in lines if f"denoiser:{component}" in ln and f" {check} " in ln]
+        assert "FAIL" in line
+        return line
+
+    assert "returned its input unchanged" in row("passthrough", "changes_input")
+    assert "numpy's global RNG" in row("global_rng", "no_global_rng")
+    assert "size='abc' was accepted" in row("unvalidated", "parameter_validation")
+    assert not [ln for ln in lines if "denoiser:unvalidated" in ln and "changes_input" in ln]

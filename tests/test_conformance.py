@@ -17,6 +17,7 @@ from denoisebench.testing import (
     Subject,
     as_subject,
     check_component,
+    checks_for,
     expected_failures_for,
     parametrize_with_checks,
     plugin_subjects,
@@ -181,3 +182,135 @@ def test_pytest_plugin_fixtures(gray_image, color_image, rng, fresh_plugins, mak
     only = make_test_plugins(noise)
     assert only.noise_models.names() and not only.denoisers.names()
     assert os.environ.get("PYTEST_CURRENT_TEST")
+
+
+# --------------------------------------------------------------------------- stricter checks for denoisers
+
+
+class Passthrough(Denoiser):
+    name = "passthrough"
+    description = "returns a copy of its input"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return np.array(noisy, copy=True)
+
+
+class GlobalRng(Denoiser):
+    name = "global_rng"
+    description = "dithers with numpy's global RNG but claims to be deterministic"
+    deterministic = True
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        out = np.clip(noisy * 0.9 + 0.05 + np.random.normal(0, 1e-3, noisy.shape), 0, 1)
+        return out.astype(noisy.dtype)
+
+
+class GlobalRngRestored(GlobalRng):
+    name = "global_rng_restored"
+    description = "draws from the global RNG, then puts its state back (only the output betrays it)"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        state = np.random.get_state()
+        try:
+            return super().denoise(noisy, noise=noise, rng=rng)
+        finally:
+            np.random.set_state(state)
+
+
+class Unvalidated(Denoiser):
+    name = "unvalidated"
+    description = "declares parameters and never validates them"
+    defaults = {"size": 3, "strength": 0.5, "mode": "reflect"}
+    param_grid = {"size": [3, 5]}
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return (np.asarray(noisy) * 0.9 + 0.05).astype(noisy.dtype)
+
+
+def _by_check(cls):
+    return {r.check: r for r in run_checks([cls])}
+
+
+def test_kit_reports_a_denoiser_that_returns_its_input():
+    results = _by_check(Passthrough)
+    assert results["changes_input"].status == "fail"
+    assert "returned its input unchanged" in results["changes_input"].detail
+    others = {k: r.status for k, r in results.items() if k != "changes_input"}
+    assert set(others.values()) <= {"pass", "skip"}, others
+
+
+def test_kit_reports_global_rng_use_by_a_deterministic_denoiser():
+    state = np.random.get_state()
+    results = _by_check(GlobalRng)
+    assert results["no_global_rng"].status == "fail"
+    assert "numpy's global RNG" in results["no_global_rng"].detail
+    assert "deterministic = False" in results["no_global_rng"].detail
+    assert results["deterministic"].status == "fail"  # the unseeded draws also differ between calls
+    np.random.set_state(state)
+    (func,) = [f for name, f in checks_for(as_subject(GlobalRng)) if name == "no_global_rng"]
+    with pytest.raises(CheckFailed):
+        func(as_subject(GlobalRng))
+    after = np.random.get_state()
+    assert np.array_equal(after[1], state[1]) and after[2] == state[2]  # the check restores the global state
+
+
+def test_kit_catches_global_rng_use_that_restores_the_state():
+    results = _by_check(GlobalRngRestored)
+    assert results["no_global_rng"].status == "fail"
+    assert "changes with numpy's global RNG seed" in results["no_global_rng"].detail
+
+
+def test_global_rng_check_skips_non_deterministic_denoisers():
+    class Honest(GlobalRng):
+        name = "honest_random"
+        deterministic = False
+
+    assert _by_check(Honest)["no_global_rng"].status == "skip"
+
+
+def test_kit_reports_parameters_that_are_never_validated():
+    results = _by_check(Unvalidated)
+    assert results["parameter_validation"].status == "fail"
+    assert results["parameter_validation"].detail == (
+        "size='abc' was accepted; check it in validate() and raise ParameterError naming the value and what to pass")
+    assert results["grid_instantiates"].status == "pass"
+
+
+def test_parameter_validation_names_the_wrong_exception():
+    class Crashes(Unvalidated):
+        name = "crashes"
+
+        def validate(self, params):
+            if params["size"] < 1:  # TypeError for 'abc', never a ParameterError
+                raise ValueError("size")
+
+    detail = _by_check(Crashes)["parameter_validation"].detail
+    assert detail.startswith("size='abc' raised TypeError, not ParameterError")
+
+
+def test_parameter_validation_tries_negative_numbers_and_wrong_types():
+    from denoisebench.errors import ParameterError
+
+    class NoNegatives(Unvalidated):
+        name = "no_negatives"
+
+        def validate(self, params):  # checks types, forgets the sign of strength
+            for key in ("size", "strength"):
+                v = params[key]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+                    raise ParameterError(f"{key}={v!r} is invalid; pass a number")
+            if not isinstance(params["mode"], str):
+                raise ParameterError("mode is invalid; pass a string")
+            if params["size"] < 0:
+                raise ParameterError("size is invalid; pass a positive number")
+
+    assert _by_check(NoNegatives)["parameter_validation"].detail.startswith("strength=-1.0 was accepted")
+
+
+def test_builtin_denoisers_pass_the_stricter_checks():
+    wanted = {"changes_input", "no_global_rng", "parameter_validation"}
+    dens = [s for s in BUILTIN if s.kind == "denoiser"]
+    assert {"median", "gaussian", "wiener", "mean", "switching_median"} <= {s.name for s in dens}
+    results = [r for r in run_checks(dens, plugins=PLUGINS) if r.check in wanted]
+    assert len(results) == 3 * len(dens)
+    assert {r.status for r in results} == {"pass"}, [r for r in results if r.status != "pass"]

@@ -2,8 +2,10 @@
 
 The contract (DESIGN.md): ``denoise(noisy, *, noise=None, rng=None)`` returns an array of the input's shape
 and dtype (float32 in, float32 out) with finite values in [0, 1], never mutates its input, is deterministic
-when it says so, handles colour unless ``handles_color = False`` (then the harness feeds it one channel at a
-time), and every value of ``param_grid`` and every per-noise default instantiates.
+when it says so (and then never touches numpy's global RNG), handles colour unless ``handles_color = False``
+(then the harness feeds it one channel at a time), changes a noisy image (returning the input is not
+denoising), rejects invalid parameter values with a one-line ParameterError, and every value of ``param_grid``
+and every per-noise default instantiates.
 """
 
 from __future__ import annotations
@@ -14,8 +16,22 @@ import numpy as np
 
 from denoisebench.errors import DenoiseBenchError, ParameterError
 from denoisebench.registry import NAME_RE
-from denoisebench.testing.images import GAUSSIAN_25, STANDARD_NOISE, add_gaussian, color_image, gray_image
-from denoisebench.testing.kit import CheckFailed, CheckSkipped, Subject, check
+from denoisebench.testing.base import (
+    CheckFailed,
+    CheckSkipped,
+    Subject,
+    check,
+    expect_parameter_errors,
+    invalid_values,
+)
+from denoisebench.testing.images import (
+    GAUSSIAN_25,
+    STANDARD_NOISE,
+    add_gaussian,
+    add_salt_pepper,
+    color_image,
+    gray_image,
+)
 
 RANGE_TOL = 1e-6
 MAX_GRID = 64
@@ -119,6 +135,18 @@ def check_grid_instantiates(subject: Subject) -> None:
         raise CheckFailed("an unknown parameter was accepted silently; call super().__init__(**params)")
 
 
+@check("denoiser", "parameter_validation")
+def check_parameter_validation(subject: Subject) -> None:
+    """Obviously invalid values for each declared parameter (by its default's type: 'abc', None, NaN and -1
+    for a positive number, a number for a string, a string for a boolean) raise a one-line ParameterError."""
+    base = subject.cls.default_params(GAUSSIAN_25)
+    cases = [({**base, key: bad}, f"{key}={bad!r}")
+             for key, default in subject.cls.defaults.items() for bad in invalid_values(default)]
+    if not cases:
+        raise CheckSkipped("no parameter with a number, string or boolean default to try invalid values on")
+    expect_parameter_errors(subject.build, cases, "validate()")
+
+
 @check("denoiser", "shape_and_dtype")
 def check_shape_and_dtype(subject: Subject) -> None:
     """float32 gray in -> float32 ndarray of the same shape, finite, in [0, 1]."""
@@ -169,6 +197,47 @@ def check_deterministic(subject: Subject) -> None:
         diff = float(np.max(np.abs(np.asarray(first, np.float64) - np.asarray(again, np.float64))))
         raise CheckFailed(f"two runs on the same input differ (max |diff| {diff:.3g}); "
                           f"fix the randomness or declare deterministic = False")
+
+
+@check("denoiser", "no_global_rng")
+def check_no_global_rng(subject: Subject) -> None:
+    """With ``deterministic = True``: building and calling the denoiser leaves numpy's global RNG state alone
+    (no ``np.random.*`` functions, no ``np.random.seed``), and its output does not change when the global RNG
+    is seeded differently."""
+    if not subject.cls.deterministic:
+        raise CheckSkipped("declared deterministic = False")
+    noisy = add_gaussian(gray_image())
+    saved = np.random.get_state()
+    try:
+        np.random.seed(12345)
+        before = np.random.get_state()
+        first = _run(_make(subject), noisy)
+        after = np.random.get_state()
+        if not (before[0] == after[0] and np.array_equal(before[1], after[1]) and before[2:] == after[2:]):
+            raise CheckFailed("denoise() draws from (or reseeds) numpy's global RNG (np.random.* functions) but "
+                              "declares deterministic = True; draw from the rng argument or declare "
+                              "deterministic = False")
+        np.random.seed(54321)
+        second = _run(_make(subject), noisy)
+        if not np.array_equal(first, second):
+            raise CheckFailed("the output changes with numpy's global RNG seed but the denoiser declares "
+                              "deterministic = True; draw from the rng argument or declare deterministic = False")
+    finally:
+        np.random.set_state(saved)
+
+
+@check("denoiser", "changes_input")
+def check_changes_input(subject: Subject) -> None:
+    """The output is not the noisy input returned unchanged (on a Gaussian and a salt-and-pepper noisy image,
+    with the per-noise default parameters): a denoiser that does nothing would score as the noisy input."""
+    clean = gray_image()
+    cases = ((GAUSSIAN_25, add_gaussian(clean)), (STANDARD_NOISE[2], add_salt_pepper(clean, 0.1)))
+    for spec, noisy in cases:
+        out = np.asarray(_run(_make(subject, noise=spec), noisy.copy(), noise=spec))
+        if out.shape != noisy.shape or not np.allclose(out, noisy, rtol=0.0, atol=1e-6):
+            return
+    raise CheckFailed(f"denoise() returned its input unchanged on {' and '.join(s.label for s, _ in cases)} noisy "
+                      f"images; return the denoised image")
 
 
 @check("denoiser", "gray_and_colour")

@@ -56,3 +56,13 @@ def add_gaussian(clean: np.ndarray, sigma: float = 25.0, seed: int = 0, clip: bo
     if clip:
         noisy = np.clip(noisy, 0.0, 1.0)
     return noisy.astype(np.float32)
+
+
+def add_salt_pepper(clean: np.ndarray, amount: float = 0.1, seed: int = 0) -> np.ndarray:
+    """``clean`` with a fraction ``amount`` of pixels set to 0 or 1 (half each) by a seeded generator, float32."""
+    rng = np.random.default_rng(seed)
+    u = rng.random(clean.shape)
+    noisy = np.array(clean, dtype=np.float32)
+    noisy[u < amount / 2] = 0.0
+    noisy[(u >= amount / 2) & (u < amount)] = 1.0
+    return noisy

@@ -6,67 +6,35 @@ raises :class:`CheckFailed` (one line saying what is wrong) or :class:`CheckSkip
 does not apply). Expected failures come from the class attribute ``conformance_expected_failures``
 (``{"check_name": "reason"}``) or from the ``expected_failures`` argument; they are reported as ``xfail``
 and, if they pass after all, as ``xpass`` (a failure: remove the stale declaration).
+
+The shared base (subjects, the check exceptions, the :func:`check` decorator) lives in
+:mod:`denoisebench.testing.base`; the check modules import only that, and this module imports them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from denoisebench.interfaces import Dataset, Denoiser, Metric, NoiseModel
+# the check modules register their checks on import; kit imports them, they import only testing.base
+from denoisebench.testing import component_checks, denoiser_checks  # noqa: F401
+from denoisebench.testing.base import (
+    KINDS,
+    CheckFailed,
+    CheckSkipped,
+    Subject,
+    as_subject,
+    check,
+    kind_of,
+    registered_checks,
+)
 
-KINDS: dict[str, type] = {"denoiser": Denoiser, "noise_model": NoiseModel, "metric": Metric, "dataset": Dataset}
-
-
-class CheckFailed(AssertionError):
-    """A conformance check failed; the message is one line naming what is wrong and what to do."""
-
-
-class CheckSkipped(Exception):
-    """A check does not apply to this subject (e.g. a declared limitation); the message says why."""
-
-
-@dataclass(frozen=True)
-class Subject:
-    """A class under test, its kind, the options it is built with, and (optionally) the loaded plugins."""
-
-    cls: type
-    kind: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-    plugins: Any = field(default=None, compare=False)
-
-    @property
-    def name(self) -> str:
-        return getattr(self.cls, "name", "") or self.cls.__name__
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind}:{self.name}"
-
-    def build(self, **params: Any):
-        return self.cls(**{**self.options, **params})
-
-    def __str__(self) -> str:
-        return self.label
-
-
-def kind_of(cls: type) -> str:
-    for kind, base in KINDS.items():
-        if isinstance(cls, type) and issubclass(cls, base):
-            return kind
-    raise TypeError(f"{cls!r} is not a Denoiser, NoiseModel, Metric or Dataset subclass")
-
-
-def as_subject(obj: Any, plugins: Any = None) -> Subject:
-    """Accept a Subject, a class, or ``(cls, options)``."""
-    if isinstance(obj, Subject):
-        return obj
-    if isinstance(obj, tuple):
-        cls, options = obj
-        return Subject(cls, kind_of(cls), dict(options), plugins)
-    return Subject(obj, kind_of(obj), {}, plugins)
+__all__ = [
+    "KINDS", "CheckFailed", "CheckResult", "CheckSkipped", "Subject", "as_subject", "check", "checks_for",
+    "expected_failures_for", "kind_of", "parametrize_with_checks", "run_check", "run_checks",
+]
 
 
 @dataclass
@@ -82,24 +50,9 @@ class CheckResult:
         return self.status in ("fail", "xpass")
 
 
-_CHECKS: dict[str, list[tuple[str, Callable[[Subject], None]]]] = {kind: [] for kind in KINDS}
-
-
-def check(kind: str, name: str):
-    """Decorator registering a check function for subjects of ``kind`` under a readable ``name``."""
-
-    def deco(func: Callable[[Subject], None]) -> Callable[[Subject], None]:
-        _CHECKS[kind].append((name, func))
-        return func
-
-    return deco
-
-
 def checks_for(subject: Subject) -> list[tuple[str, Callable[[Subject], None]]]:
     """(check name, function) pairs for this subject's kind, in a fixed order."""
-    from denoisebench.testing import component_checks, denoiser_checks  # noqa: F401  (they register checks)
-
-    return list(_CHECKS[subject.kind])
+    return registered_checks(subject.kind)
 
 
 ExpectedFailures = Mapping[str, Any] | Callable[[Subject], Mapping[str, str]] | None

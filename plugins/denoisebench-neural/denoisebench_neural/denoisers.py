@@ -40,6 +40,9 @@ class _Neural(Denoiser):
         if not isinstance(params["overlap"], int) or not 4 <= params["overlap"] < params["tile"]:
             raise ParameterError(f"denoiser {self.name!r}: overlap={params['overlap']!r} is invalid; "
                                  f"pass an integer in [4, tile)")
+        if not isinstance(params["weights"], str):
+            raise ParameterError(f"denoiser {self.name!r}: weights={params['weights']!r} is invalid; pass the path "
+                                 f"of a weights file, or '' for the shipped weights")
         self._model = None
 
     def _load(self):
