@@ -188,6 +188,8 @@ class Metric:
     value_range: ClassVar[tuple[float | None, float | None]] = (None, None)
     #: sort key in tables: lower comes first (psnr 0, ssim 1; plugin metrics default to 50)
     order: ClassVar[int] = 50
+    #: False for bookkeeping values (e.g. pixel counts) that summary tables should not average
+    summary: ClassVar[bool] = True
     requires: ClassVar[tuple[str, ...]] = ()
     #: identity value: compute(x, x) for any image x (None if not defined)
     identity: ClassVar[float | None] = None
@@ -201,7 +203,7 @@ class Metric:
         """What a table needs to know about this metric, stored with every run (see :mod:`denoisebench.metricmeta`)."""
         return {"name": cls.name, "higher_is_better": bool(cls.higher_is_better), "label": cls.label or cls.name.upper(),
                 "unit": cls.unit, "format": cls.format, "convention": cls.convention,
-                "range": list(cls.value_range), "order": int(cls.order)}
+                "range": list(cls.value_range), "order": int(cls.order), "summary": bool(cls.summary)}
 
     def setup(self) -> None:
         """Load what is needed (weights, ...). Raise UnavailableError with one line if impossible."""

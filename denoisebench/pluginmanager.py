@@ -64,6 +64,7 @@ class Plugins:
         self.noise_models: Registry[type[NoiseModel]] = Registry("noise model", NoiseModel)
         self.metrics: Registry[type[Metric]] = Registry("metric", Metric)
         self.datasets: Registry[type[Dataset]] = Registry("dataset", Dataset)
+        self.from_entry_points = False
 
     def registry(self, kind: str) -> Registry:
         return getattr(self, kind)
@@ -195,4 +196,6 @@ def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_
     plugins = Plugins(pm)
     _register(plugins, _candidates(extra_plugins, load_entrypoints), set(disable or ()) | disabled_from_env())
     _fill_registries(plugins)
+    # a worker process can build the same plugins again from the entry points (else it is forked from this one)
+    plugins.from_entry_points = load_entrypoints and not extra_plugins
     return plugins

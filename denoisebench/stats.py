@@ -15,9 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: direction of the built-in metrics (True: higher is better); unknown metrics default to higher-is-better
-LOWER_IS_BETTER = {"mse", "mae", "lpips", "time", "fp", "fn"}
-
 
 @dataclass(frozen=True)
 class Result:

@@ -62,6 +62,8 @@ class Side:
     directions: dict[str, bool | None] = field(default_factory=dict)  # metric -> higher_is_better (None: unknown)
     plan: dict[str, Any] = field(default_factory=dict)
     cells: dict[tuple, CellRecord] = field(default_factory=dict)
+    #: one line when something was not read from the side itself (e.g. directions from the installed plugins)
+    note: str = ""
 
     @property
     def metric_names(self) -> list[str]:
@@ -109,16 +111,22 @@ def _noise_selection(noise_key: str) -> str:
     return model + (":" + ",".join(f"{k}={_dumps(v)}" for k, v in params.items()) if params else "")
 
 
-def directions_from_registry(metrics: list[str], plugins=None) -> dict[str, bool | None]:
-    """higher_is_better of each metric as its plugin declares it (None for a metric no plugin registers)."""
+def directions(metrics: list[str], stored: dict[str, dict] | None, plugins=None) -> tuple[dict[str, bool | None], str]:
+    """higher_is_better of each metric as the run stored it; for a run made before metric metadata was stored,
+    as the installed plugins declare it (None for a metric no plugin registers), with a one-line note."""
+    stored = stored or {}
+    out: dict[str, bool | None] = {m: bool(stored[m]["higher_is_better"]) for m in metrics if m in stored}
+    missing = [m for m in metrics if m not in out]
+    if not missing:
+        return out, ""
     if plugins is None:
         from denoisebench.pluginmanager import make_plugins
 
         plugins = make_plugins()
-    out: dict[str, bool | None] = {}
-    for name in metrics:
+    for name in missing:
         out[name] = bool(plugins.metrics.get(name).higher_is_better) if name in plugins.metrics else None
-    return out
+    return out, (f"directions of {', '.join(missing)} taken from the installed plugins (the run did not store "
+                 "them)")
 
 
 def side_from_run(run_dir: str | Path, plugins=None) -> Side:
@@ -128,6 +136,7 @@ def side_from_run(run_dir: str | Path, plugins=None) -> Side:
         config = store.get_meta("config") or {}
         plan = store.get_meta("plan") or {}
         conventions = store.get_meta("conventions") or {}
+        stored_meta = store.get_meta("metrics")
         frame = store.cells()
     side = Side(str(run_dir), "run", pinned_config(config, plan), conventions, {}, plan)
     metric_cols = sorted(c for c in frame.columns if c not in CELL_COLUMNS and c not in EXCLUDED_METRICS)
@@ -136,7 +145,8 @@ def side_from_run(run_dir: str | Path, plugins=None) -> Side:
                row["params"], int(row["repetition"]), int(row["seed"]))
         values = {m: _number(row.get(m)) for m in metric_cols} if row["status"] == "ok" else {}
         side.cells[key] = CellRecord(key, row["status"], values, row.get("noise_level") or "", row.get("error") or "")
-    side.directions = directions_from_registry(sorted(set(metric_cols) | set(plan.get("metrics", []))), plugins)
+    side.directions, side.note = directions(sorted(set(metric_cols) | set(plan.get("metrics", []))), stored_meta,
+                                            plugins)
     return side
 
 

@@ -122,7 +122,7 @@ def _make(name: str, desc: str, higher: bool, unit: str = "") -> type[Metric]:
     return type(name.upper(), (_Classification,), {
         "name": name, "field": name, "description": desc, "higher_is_better": higher, "unit": unit,
         "label": LABELS[name], "format": "{:.0f}" if count else "{:.4f}",
-        "value_range": (0.0, None) if count else (0.0, 1.0), "order": 30 if count else 20,
+        "value_range": (0.0, None) if count else (0.0, 1.0), "order": 30 + list(LABELS).index(name), "summary": not count,
         "convention": RULE, "__module__": __name__})
 
 

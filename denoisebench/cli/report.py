@@ -14,10 +14,11 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--no-figures", action="store_true", help="do not (re)draw the figures")
     p.add_argument("--no-timing", action="store_true",
                    help="leave timings out, so the same run renders byte-identical tables")
-    p.add_argument("--reference", default="cnn", metavar="DENOISER",
-                   help="reference denoiser of the pairwise table (default cnn, else the best by PSNR)")
-    p.add_argument("--chosen", default="hybrid", metavar="DENOISER",
-                   help="denoiser of Table 2 (default hybrid, else the best by PSNR)")
+    p.add_argument("--reference", metavar="DENOISER",
+                   help="reference denoiser of the pairwise table (default: the second best by the primary "
+                        "metric, PSNR when it ran)")
+    p.add_argument("--chosen", metavar="DENOISER",
+                   help="denoiser of Table 2 (default: the best by the primary metric, PSNR when it ran)")
     p.set_defaults(func=report_command)
 
 

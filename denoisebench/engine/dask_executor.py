@@ -9,8 +9,11 @@ starts a LocalCluster on 127.0.0.1 (N processes, one thread each). What is shipp
 - results stream back in completion order (``as_completed``) through a bounded window of futures, and the
   client (the runner) is the only writer of the store, exactly as with the local executor.
 
-Faults: a worker that dies mid-task makes the scheduler re-run its tasks elsewhere; a task that killed
-``allowed_failures + 1`` workers (``KilledWorker``) becomes error rows, as does a task whose function raised.
+Faults: each dask worker runs its tasks in a warm worker process of its own (:mod:`denoisebench.engine.pool`), so
+a denoiser or metric that crashes, exits or runs past the cell timeout costs only its own cell (or metric), named
+with its plugin, as with the local executor. A dask worker that dies anyway (killed from outside) makes the
+scheduler re-run its tasks elsewhere; a task that killed ``allowed_failures + 1`` workers (``KilledWorker``)
+becomes error rows, as does a task whose function raised.
 Error rows are never cached as done, so re-running the command retries them; the store replaces by cell key,
 so nothing is duplicated.
 """
@@ -26,7 +29,8 @@ from collections.abc import Iterable, Iterator
 import dask
 from distributed import Client, LocalCluster, as_completed
 
-from denoisebench.engine.worker import crashed, run_task
+from denoisebench.engine.pool import WorkerPool
+from denoisebench.engine.worker import crashed
 from denoisebench.errors import ConfigError
 from denoisebench.results import CellResult, Task
 
@@ -39,15 +43,24 @@ NO_MALLOC_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 _PROCESS_LOCK = threading.Lock()
 
 
+#: per dask worker process: the warm worker pool (one process) its tasks run in, by disabled plugins
+_POOLS: dict[tuple[str, ...], WorkerPool] = {}
+
+
 def run_batch(tasks: list[Task], disable: tuple[str, ...]) -> list[list[CellResult]]:
-    """The function a dask worker runs: a few runner tasks, each one's failure contained to its own rows."""
+    """The function a dask worker runs: a few runner tasks, in a warm worker process of its own
+    (:class:`denoisebench.engine.pool.WorkerPool`), so a plugin that crashes, exits or hangs costs only its call,
+    exactly as with the local executor, and the dask worker itself survives."""
     out = []
     with _PROCESS_LOCK:
-        for task in tasks:
-            try:
-                out.append(run_task(task, disable))
-            except Exception as exc:
-                out.append(crashed(task, f"task failed on the worker: {type(exc).__name__}: {exc}"))
+        pool = _POOLS.get(disable)
+        if pool is None:
+            pool = _POOLS[disable] = WorkerPool(1, disable)
+        try:
+            out.extend(pool.run(tasks))
+        except Exception as exc:
+            _POOLS.pop(disable, None)
+            out = [crashed(task, f"task failed on the worker: {type(exc).__name__}: {exc}") for task in tasks]
     return out
 
 

@@ -1,32 +1,28 @@
-"""The local executor: tasks in this process (``-j 1``) or in a pool of spawned worker processes (``-j N``)."""
+"""The local executor: tasks run in a pool of warm worker processes on this machine (``-j N``: N workers; the
+default ``-j 1`` is one worker, never the main process). Isolation lives in :mod:`denoisebench.engine.pool`."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 
-from denoisebench.engine.worker import crashed, get_state, run_task
+from denoisebench.engine.pool import WorkerPool
 from denoisebench.errors import ConfigError
 from denoisebench.results import CellResult, Task
 
-#: how often a task is retried after its worker process died, before its cells become error rows
-MAX_CRASHES = 2
 
-
-def _init_worker(disable: tuple[str, ...], threads: int) -> None:
-    # share the cores between workers: torch (imported later, by a plugin) reads this when it loads
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    get_state(disable)
+def inherits_plugins(plugins) -> bool:
+    """True when ``plugins`` holds plugin objects a fresh interpreter cannot load again from entry points
+    (``make_plugins(extra_plugins=...)``, as tests do): its workers are then forked from this process."""
+    return plugins is not None and not getattr(plugins, "from_entry_points", False)
 
 
 class LocalExecutor:
-    """``jobs == 1``: run in this process. ``jobs > 1``: a pool of spawned worker processes.
+    """Run tasks in ``jobs`` worker processes (started as tasks need them, never more than there are tasks).
 
-    A worker that dies (segfault, OOM kill) breaks the pool: the tasks in flight are retried in a fresh pool, and a
-    task that was in flight for :data:`MAX_CRASHES` crashes becomes error rows, so one bad cell cannot stop a run.
+    A worker that crashes, exits or runs past the task's cell timeout costs only the denoiser or metric call it
+    was making (see :mod:`denoisebench.engine.pool`). Workers are fresh interpreters that load the plugins from
+    their entry points (``disable``: plugins not to load); ``plugins`` built with in-process plugin objects (tests)
+    makes them forked from this process instead, so that they inherit those objects.
     """
 
     def __init__(self, jobs: int = 1, disable: tuple[str, ...] = (), plugins=None):
@@ -34,58 +30,18 @@ class LocalExecutor:
             raise ConfigError(f"--jobs {jobs}: pass a number of worker processes >= 1")
         self.jobs = jobs
         self.disable = tuple(disable)
-        self.plugins = plugins  # used in-process (jobs == 1); worker processes load the entry points
+        self.plugins = plugins
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[CellResult]]:
-        if self.jobs == 1:
-            for task in tasks:
-                yield run_task(task, self.disable, self.plugins)
+        tasks = list(tasks)
+        if not tasks:
             return
-        yield from self._run_pool(list(tasks))
-
-    def _pool(self) -> ProcessPoolExecutor:
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
-        return ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                   initargs=(self.disable, threads))
-
-    def _run_pool(self, tasks: list[Task]) -> Iterator[list[CellResult]]:
-        queue = list(reversed(tasks))
-        crashes: dict[int, int] = {}
-        pool = self._pool()
-        inflight: dict = {}
+        pool = WorkerPool(min(self.jobs, len(tasks)), self.disable,
+                          self.plugins if inherits_plugins(self.plugins) else None)
         try:
-            while queue or inflight:
-                while queue and len(inflight) < 2 * self.jobs:
-                    index = len(queue) - 1
-                    task = queue.pop()
-                    inflight[pool.submit(run_task, task, self.disable)] = (index, task)
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                broken = False
-                for fut in done:
-                    index, task = inflight.pop(fut)
-                    try:
-                        yield fut.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        crashes[id(task)] = crashes.get(id(task), 0) + 1
-                        if crashes[id(task)] >= MAX_CRASHES:
-                            yield crashed(task, "worker process died while running this task (twice)")
-                        else:
-                            queue.append(task)
-                    except Exception as exc:  # pickling or other infrastructure failure
-                        yield crashed(task, f"task failed in the executor: {type(exc).__name__}: {exc}")
-                if broken:
-                    for _, task in inflight.values():
-                        crashes[id(task)] = crashes.get(id(task), 0) + 1
-                        if crashes[id(task)] >= MAX_CRASHES:
-                            yield crashed(task, "worker process died while running this task (twice)")
-                        else:
-                            queue.append(task)
-                    inflight.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = self._pool()
+            yield from pool.run(tasks)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
 
     def close(self) -> None:
         pass

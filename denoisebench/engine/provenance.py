@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from denoisebench import metricmeta
 from denoisebench.config import Config
 from denoisebench.datasets import dataset_label
 from denoisebench.engine.grid import Plan
@@ -79,7 +80,8 @@ def open_store(run_dir: Path, config: Config, plugins, plan: Plan) -> Store:
     if stored is not None:
         old = Config.from_dict(stored)
         if old.identity() != config.identity():
-            diff = sorted(k for k in config.identity() if config.identity()[k] != old.identity()[k])
+            new_id, old_id = config.identity(), old.identity()
+            diff = sorted(k for k in set(new_id) | set(old_id) if new_id.get(k) != old_id.get(k))
             store.close()
             raise StoreError(
                 f"{run_dir}: holds a run with different options ({', '.join(diff)}); pass a new --output, or use "
@@ -91,6 +93,9 @@ def open_store(run_dir: Path, config: Config, plugins, plan: Plan) -> Store:
         store.set_meta("plan", {"denoisers": plan.denoisers, "noise": [s.key for s in plan.noise],
                                 "noise_labels": {s.key: s.label for s in plan.noise},
                                 "metrics": plan.metrics, "datasets": plan.datasets})
+    if store.get_meta("metrics") is None:  # also when resuming a run made before metric metadata was stored
+        conv = store.get_meta("conventions", {}).get("metrics", {})
+        store.set_meta("metrics", metricmeta.describe(plugins.metrics, plan.metrics, conv))
     runs = store.get_meta("provenance", [])
     runs.append(provenance(plugins, config))
     store.set_meta("provenance", runs)

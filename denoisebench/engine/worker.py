@@ -1,20 +1,26 @@
 """Running one task in a worker process: load the image, draw the noise once, run every cell, score it.
 
-Per-cell isolation: a denoiser that raises, returns the wrong shape or non-finite values gives an ``error`` row
-with the message; a missing requirement gives ``unavailable``; one that runs past the task's ``timeout`` is
-stopped (SIGALRM, in the main thread of this process) and gives a ``timeout`` row; the other cells of the task go
-on. A call stuck inside one C function is stopped only when that function returns to Python.
+Per-cell isolation: a denoiser that raises (``KeyboardInterrupt`` and ``SystemExit`` included), returns the wrong
+shape, an integer/boolean array, values outside [0, 1] by more than :data:`RANGE_TOLERANCE` or non-finite values
+gives an ``error`` row saying what it returned; a missing requirement gives ``unavailable``; the other cells of
+the task go on. A metric value that is not a real number (NaN, a string, ``inf`` other than the metric's
+``identity``) or a ``compute_batch`` of the wrong length is an error for that metric with the reason.
+
+Every array handed to plugin code is read-only (clean and noisy images, outputs; the metrics' reference and
+estimate), except a denoiser's input, which is its private copy; a write into a read-only array raises inside
+the plugin and becomes that plugin's error. Crashes, exits and timeouts are contained one level up: the worker
+process reports each plugin call before making it (``report``), and :mod:`denoisebench.engine.pool` kills and
+replaces a worker that dies or runs past the cell timeout, charging only the call it was making.
 Plugins, datasets, denoiser instances (models) and metrics are created once per worker process and reused.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import signal
-import threading
+import math
 import time
 import traceback
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -22,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from denoisebench.config import NOISY
-from denoisebench.errors import DenoiseBenchError, UnavailableError
+from denoisebench.errors import DenoiseBenchError, PluginError, UnavailableError
 from denoisebench.interfaces import params_key
 from denoisebench.results import Cell, CellResult, Task
 from denoisebench.seeding import cell_rng, cell_seed
@@ -106,46 +112,76 @@ def _describe(exc: BaseException) -> str:
         return str(exc)
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     loc = f" ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    if isinstance(exc, SystemExit):
+        return f"plugin code called sys.exit({exc.code!r}) (SystemExit){loc}; a plugin must raise an exception instead"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"plugin code raised KeyboardInterrupt{loc}; a plugin must raise an exception instead"
     return f"{type(exc).__name__}: {exc}{loc}"
 
 
-class CellTimeout(Exception):
-    """Raised inside a denoiser call that ran past the task's timeout."""
+#: how far (beyond [0, 1], or beyond the noisy input's range when noise is not clipped) a float output may go
+#: before it is an error; outputs within it are clipped to [0, 1]
+RANGE_TOLERANCE = 0.1
+
+#: what a plugin call may raise and still be that plugin's error (not the end of the run)
+PLUGIN_ERRORS = (Exception, KeyboardInterrupt, SystemExit)
 
 
-@contextmanager
-def _deadline(seconds: float):
-    """Raise :class:`CellTimeout` in this thread after ``seconds`` (no limit when 0 or off the main thread)."""
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array``: a plugin that writes into it raises ``ValueError`` (its own error)."""
+    view = np.asarray(array).view()
+    view.flags.writeable = False
+    return view
 
-    def on_alarm(signum, frame):
-        raise CellTimeout(f"the denoiser ran longer than --cell-timeout {seconds:g} s and was stopped; pass a larger "
-                          "--cell-timeout (or 0 for no limit)")
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _checked_output(out: Any, noisy: np.ndarray, name: str) -> np.ndarray:
+    """The denoiser's output as float32 in [0, 1], or a ValueError saying what it returned and what to return."""
+    out = np.asarray(out)
+    if out.shape != noisy.shape:
+        raise PluginError(f"{name} returned shape {out.shape} for input {noisy.shape}; must keep the shape")
+    if out.dtype.kind in "biu":
+        lo, hi = (int(out.min()), int(out.max())) if out.size else (0, 0)
+        raise PluginError(f"{name} returned {out.dtype} values ({lo}..{hi}); return floating-point values in [0, 1] "
+                         f"(for 8-bit levels: out.astype(np.float32) / 255)")
+    if out.dtype.kind != "f":
+        raise PluginError(f"{name} returned an array of dtype {out.dtype}; return float32 values in [0, 1]")
+    if not np.all(np.isfinite(out)):
+        raise PluginError(f"{name} returned NaN or inf values")
+    if out.size:
+        lo, hi = float(out.min()), float(out.max())
+        low, high = min(0.0, float(noisy.min())) - RANGE_TOLERANCE, max(1.0, float(noisy.max())) + RANGE_TOLERANCE
+        if lo < low or hi > high:
+            raise PluginError(f"{name} returned values in [{lo:.4g}, {hi:.4g}], outside [0, 1] by more than "
+                             f"{RANGE_TOLERANCE:g}; return values in [0, 1] (outputs within {RANGE_TOLERANCE:g} of "
+                             f"it are clipped)")
+    return readonly(np.clip(out.astype(np.float32, copy=False), 0.0, 1.0))
+
+
+def metric_value(value: Any, metric) -> float:
+    """``value`` as a float, or a ValueError: a metric returns a finite real number (or its ``identity``)."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not real and isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        real, value = True, value.item()
+    if not real:
+        text = repr(value)
+        raise PluginError(f"returned {type(value).__name__} {text[:40] + ('...' if len(text) > 40 else '')}; "
+                         "compute must return a finite real number (a float)")
+    value = float(value)
+    if math.isfinite(value) or value == getattr(metric, "identity", None):
+        return value
+    raise PluginError(f"returned {value}; compute must return a finite real number"
+                     + (f" (or {metric.identity} for identical images)" if metric.identity is not None else ""))
 
 
 def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator) -> np.ndarray:
     noise = cell.noise if den.needs_noise_level else None
     if noisy.ndim == 3 and not den.handles_color:
-        planes = [np.asarray(den.denoise(np.ascontiguousarray(noisy[..., c]), noise=noise, rng=rng))
+        planes = [np.asarray(den.denoise(np.array(noisy[..., c]), noise=noise, rng=rng))
                   for c in range(noisy.shape[2])]
         out = np.stack(planes, axis=-1)
     else:
-        out = np.asarray(den.denoise(noisy.copy(), noise=noise, rng=rng))
-    if out.shape != noisy.shape:
-        raise ValueError(f"{cell.denoiser} returned shape {out.shape} for input {noisy.shape}; must keep the shape")
-    if not np.all(np.isfinite(out)):
-        raise ValueError(f"{cell.denoiser} returned NaN or inf values")
-    return np.clip(out.astype(np.float32, copy=False), 0.0, 1.0)
+        out = den.denoise(noisy.copy(), noise=noise, rng=rng)  # its private copy
+    return _checked_output(out, noisy, cell.denoiser)
 
 
 def _scored(image: np.ndarray, quantize: str) -> np.ndarray:
@@ -158,9 +194,9 @@ def _scored(image: np.ndarray, quantize: str) -> np.ndarray:
 
 def _inputs(state: WorkerState, task: Task, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The clean image and its noisy version, drawn once per task from the task's seed (common random numbers)."""
-    clean = state.dataset(task.dataset_spec).load(task.image_id)
+    clean = readonly(state.dataset(task.dataset_spec).load(task.image_id))
     model = state.plugins.noise_models.get(task.noise.model)(clip=task.clip, **task.noise.kwargs)
-    return clean, model.apply(clean, cell_rng(seed))
+    return clean, readonly(model.apply(clean, cell_rng(seed)))
 
 
 def _denoiser_rng(seed: int, cell: Cell) -> np.random.Generator:
@@ -191,7 +227,7 @@ def replay_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> Repl
         try:
             out = noisy if cell.denoiser == NOISY else _denoise(state.denoiser(cell), noisy, cell,
                                                                 _denoiser_rng(seed, cell))
-        except Exception as exc:  # contained: the caller shows what went wrong
+        except PLUGIN_ERRORS as exc:  # contained: the caller shows what went wrong
             replay.errors[cell.denoiser] = _describe(exc)
             continue
         replay.outputs[cell.denoiser] = out
@@ -200,80 +236,121 @@ def replay_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> Repl
     return replay
 
 
-def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> list[CellResult]:
+def task_seed(task: Task) -> int:
+    """The seed of a task's noise draw (common random numbers: every cell of the task sees it)."""
+    return cell_seed(task.base_seed, task.cells[0].dataset, task.image_id, task.noise.key, task.repetition)
+
+
+#: ``report(kind, name, index, provider)`` is called before each plugin call of a task: kind "prepare" (dataset
+#: load and noise), "denoise" (constructing and calling the denoiser of ``task.cells[index]``), "metric"
+Report = Callable[[str, str, int, str], None]
+
+
+def _no_report(kind: str, name: str, index: int, provider: str) -> None:
+    pass
+
+
+def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None, *, report: Report | None = None,
+             skip_metrics: dict[str, str] | None = None) -> list[CellResult]:
     """Run every cell of a task; a cell's failure becomes its result row, never an exception.
 
-    ``plugins`` (in-process runs only) reuses the caller's loaded plugins instead of loading entry points.
+    ``plugins`` (in-process runs only) reuses the caller's loaded plugins instead of loading entry points;
+    ``report`` is told of each plugin call before it is made (see :data:`Report`); ``skip_metrics`` maps a
+    metric not to compute to the error its values get instead (it crashed or hung a worker on this task).
     """
+    report = report or _no_report
+    skip_metrics = skip_metrics or {}
     state = get_state(tuple(disable), plugins)
     dataset = task.cells[0].dataset
-    seed = cell_seed(task.base_seed, dataset, task.image_id, task.noise.key, task.repetition)
+    seed = task_seed(task)
     try:
+        report("prepare", task.noise.model, -1, str(state.plugins.noise_models.provider(task.noise.model)))
         clean, noisy = _inputs(state, task, seed)
-    except Exception as exc:
+    except PLUGIN_ERRORS as exc:
         msg = f"could not prepare {dataset}/{task.image_id} with {task.noise.label}: {_describe(exc)}"
         return [CellResult.for_cell(c, seed, "error", error=msg, finished_at=_now()) for c in task.cells]
 
     results: list[CellResult] = []
     outputs: list[np.ndarray] = []
-    for cell in task.cells:
-        provider = "" if cell.denoiser == NOISY else str(state.plugins.denoisers.provider(cell.denoiser))
+    shape = "x".join(map(str, clean.shape))
+    for index, cell in enumerate(task.cells):
         if cell.denoiser == NOISY:
-            results.append(CellResult.for_cell(cell, seed, "ok", shape="x".join(map(str, clean.shape))))
-            outputs.append(_scored(noisy, task.quantize))
+            results.append(CellResult.for_cell(cell, seed, "ok", shape=shape))
+            outputs.append(readonly(_scored(noisy, task.quantize)))
             continue
+        provider = str(state.plugins.denoisers.provider(cell.denoiser))
         try:
+            report("denoise", cell.denoiser, index, provider)
             den = state.denoiser(cell)
             rng = _denoiser_rng(seed, cell)
             t0 = time.perf_counter()
-            with _deadline(task.timeout):
-                out = _denoise(den, noisy, cell, rng)
+            out = _denoise(den, noisy, cell, rng)
             seconds = time.perf_counter() - t0
-        except CellTimeout as exc:
-            state.forget(cell)  # interrupted mid-call: do not reuse that instance
-            results.append(CellResult.for_cell(cell, seed, "timeout", error=str(exc), provider=provider,
-                                               seconds=time.perf_counter() - t0, finished_at=_now()))
-            continue
         except UnavailableError as exc:
             results.append(CellResult.for_cell(cell, seed, "unavailable", error=str(exc), provider=provider,
                                                finished_at=_now()))
             continue
-        except Exception as exc:
+        except PLUGIN_ERRORS as exc:
+            if not isinstance(exc, Exception):
+                state.forget(cell)  # stopped mid-call by an exit or interrupt: do not reuse that instance
             results.append(CellResult.for_cell(cell, seed, "error", error=_describe(exc), provider=provider,
                                                finished_at=_now()))
             continue
-        results.append(CellResult.for_cell(cell, seed, "ok", seconds=seconds, provider=provider,
-                                           shape="x".join(map(str, clean.shape))))
-        outputs.append(_scored(out, task.quantize))
+        results.append(CellResult.for_cell(cell, seed, "ok", seconds=seconds, provider=provider, shape=shape))
+        outputs.append(readonly(_scored(out, task.quantize)))
 
     ok = [r for r in results if r.status == "ok"]
     options = dict(task.metric_options)
+    references = [clean] * len(ok)
     for name in task.metrics:
+        if name in skip_metrics:
+            for r in ok:
+                r.metrics[name] = None
+                r.metric_errors[name] = skip_metrics[name]
+            continue
+        report("metric", name, -1, str(state.plugins.metrics.provider(name)))
         metric = state.metric(name, options.get(name, ()))
         if isinstance(metric, Exception):
             for r in ok:
                 r.metrics[name] = None
                 r.metric_errors[name] = f"unavailable: {metric}"
             continue
-        try:
-            values = metric.compute_batch([clean] * len(ok), outputs)
-        except Exception:
-            values = []
-            for r, out in zip(ok, outputs):
-                try:
-                    values.append(metric.compute(clean, out))
-                except Exception as exc:
-                    values.append(None)
-                    r.metric_errors[name] = _describe(exc)
-        for r, v in zip(ok, values):
-            r.metrics[name] = None if v is None else float(v)
+        for r, value, error in zip(ok, *_metric_values(metric, references, outputs)):
+            r.metrics[name] = value
+            if error:
+                r.metric_errors[name] = error
     stamp = _now()
     for r in results:
         r.finished_at = stamp
     return results
 
 
+def _metric_values(metric, references: list[np.ndarray], outputs: list[np.ndarray]):
+    """(values, errors) of one metric over the task's pairs: compute_batch, or compute pair by pair if it raised;
+    a value that is not a real number, or a batch of the wrong length, is that pair's error."""
+    n = len(outputs)
+    try:
+        batch = list(metric.compute_batch(references, outputs))
+    except PLUGIN_ERRORS:
+        batch = None
+    if batch is not None and len(batch) != n:
+        why = (f"compute_batch returned {len(batch)} values for {n} image pairs; return one value per pair, "
+               "in order")
+        return [None] * n, [why] * n
+    values: list[float | None] = []
+    errors: list[str] = []
+    for i in range(n):
+        try:
+            raw = batch[i] if batch is not None else metric.compute(references[i], outputs[i])
+            values.append(metric_value(raw, metric))
+            errors.append("")
+        except PLUGIN_ERRORS as exc:
+            values.append(None)
+            errors.append(_describe(exc))
+    return values, errors
+
+
 def crashed(task: Task, why: str) -> list[CellResult]:
     """Every cell of ``task`` as an error row saying ``why`` (its worker died, the executor failed)."""
-    seed = cell_seed(task.base_seed, task.cells[0].dataset, task.image_id, task.noise.key, task.repetition)
+    seed = task_seed(task)
     return [CellResult.for_cell(c, seed, "error", error=why) for c in task.cells]

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
+from denoisebench import metricmeta
 from denoisebench.config import NOISY
-from denoisebench.stats import LOWER_IS_BETTER
 from denoisebench.store import Store
 
 #: identity of one noisy image (the pairing unit within a noise setting)
@@ -41,8 +40,15 @@ def has_metric(cells: pd.DataFrame, metric: str) -> bool:
     return metric in cells.columns and cells[metric].notna().any()
 
 
-def higher_is_better(metric: str) -> bool:
-    return metric not in LOWER_IS_BETTER
+def run_metrics(cells: pd.DataFrame, meta: dict) -> list[str]:
+    """The summary metrics of the run that have values, in table order (see :mod:`denoisebench.metricmeta`)."""
+    return [m for m in metricmeta.summary_metrics(meta, meta) if has_metric(cells, m)]
+
+
+def primary_metric(cells: pd.DataFrame, meta: dict) -> str:
+    """The metric rankings use: the first summary metric in table order (PSNR when it ran)."""
+    metrics = run_metrics(cells, meta)
+    return metrics[0] if metrics else ""
 
 
 def denoiser_order(cells: pd.DataFrame, plan: dict) -> list[str]:
@@ -79,19 +85,37 @@ def paired_wide(cells: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS) -
     return ok.groupby(keys + ["denoiser"])[metric].mean().unstack("denoiser").sort_index()
 
 
-def reference_denoiser(cells: pd.DataFrame, plan: dict, preferred: str, metric: str = "psnr") -> tuple[str, str]:
-    """``preferred`` if it ran, else the best mean ``metric`` among the others; returns (name, why)."""
+def ranking(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> list[str]:
+    """Denoisers (noisy input excluded) from best to worst mean of per-image ``metric`` (ties by name)."""
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d != NOISY]
-    if preferred in names:
-        return preferred, f"{preferred} (default)"
-    if not names:
-        return "", "no denoiser"
-    if not has_metric(cells, metric):
-        return names[0], f"{names[0]} (first denoiser; {preferred} did not run and {metric} is missing)"
-    means = ok_cells(cells).groupby("denoiser")[metric].mean()
-    best = sorted(names, key=lambda n: (-means.get(n, -np.inf) if higher_is_better(metric) else means.get(n, np.inf),
-                                        n))[0]
-    return best, f"{best} (best mean {metric.upper()}; {preferred} did not run)"
+    if not metric or not has_metric(cells, metric):
+        return names
+    wide = paired_wide(cells, metric, IMAGE_KEYS)
+    means = {n: float(wide[n].mean()) if n in wide.columns and wide[n].notna().any() else math.nan for n in names}
+    sign = -1.0 if metricmeta.higher_is_better(meta, metric) else 1.0
+    return sorted(names, key=lambda n: (math.isnan(means[n]), sign * means[n] if not math.isnan(means[n]) else 0, n))
+
+
+def choose_denoisers(cells: pd.DataFrame, plan: dict, meta: dict, chosen: str | None = None,
+                     reference: str | None = None) -> tuple[str, str, str, str]:
+    """Table 2's denoiser and the pairwise reference, computed from the data unless named: chosen = the best
+    by mean per-image primary metric, reference = the second best (the best when it is the only one). Returns
+    (chosen, why, reference, why); a named denoiser that did not run falls back with the reason."""
+    metric = primary_metric(cells, meta)
+    order = ranking(cells, plan, meta, metric)
+    what = f"mean per-image {metricmeta.label(meta, metric, unit=False)}" if metric else "order of the run"
+
+    def pick(name: str | None, rank: int, flag: str) -> tuple[str, str]:
+        if name and name in order:
+            return name, f"{name} ({flag} {name})"
+        fallback = order[min(rank, len(order) - 1)] if order else ""
+        nth = "best" if rank == 0 or len(order) == 1 else "second best"
+        why = f"{fallback} ({nth} by {what})" if fallback else "no denoiser"
+        return fallback, why + (f"; {flag} {name} did not run" if name else "")
+
+    c, why_c = pick(chosen, 0, "--chosen")
+    r, why_r = pick(reference, 1, "--reference")
+    return c, why_c, r, why_r
 
 
 def fmt(value: float, spec: str) -> str:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from denoisebench import stats
+from denoisebench import metricmeta, stats
 from denoisebench.config import NOISY
 from denoisebench.reporting.data import (
     COUNTS,
@@ -19,20 +19,15 @@ from denoisebench.reporting.data import (
     fmt,
     fmt_ci,
     has_metric,
-    higher_is_better,
     noise_type_order,
     ok_cells,
     paired_wide,
-    reference_denoiser,
     setting_order,
 )
 from denoisebench.reporting.model import ReportTable
 
 CLASSIFICATION = [("accuracy", "accuracy"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
                   ("roc_auc", "ROC-AUC")]
-BEFORE_AFTER = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("mse", "MSE", "{:.5f}"),
-                ("lpips", "LPIPS", "{:.4f}")]
-CORR_SKIP = set(COUNTS) | {"time"}
 
 
 def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1",
@@ -92,39 +87,40 @@ def confusion_table(cells: pd.DataFrame, plan: dict) -> ReportTable:
                               "image and noise setting"])
 
 
-def table2(cells: pd.DataFrame, plan: dict, preferred: str = "hybrid") -> tuple[ReportTable, str]:
-    chosen, why = reference_denoiser(cells, plan, preferred)
+def table2(cells: pd.DataFrame, plan: dict, meta: dict, chosen: str, why: str) -> ReportTable:
     rows, raw = [], []
+    metrics = [m for m in metricmeta.summary_metrics(meta, meta) if has_metric(cells, m)]
     groups = [("all", cells)] + [(nt, cells[cells["noise"] == nt]) for nt in noise_type_order(cells, plan)]
     for group, sub in groups:
-        for m, label, spec in BEFORE_AFTER:
+        for m in metrics:
             if not has_metric(sub, m):
                 continue
             wide = paired_wide(sub, m, IMAGE_KEYS)
             if NOISY not in wide.columns or chosen not in wide.columns:
                 continue
+            spec, label = metricmeta.value_format(meta, m), metricmeta.label(meta, m)
             before, after = wide[NOISY], wide[chosen]
             t, w = stats.paired_t(after, before), stats.wilcoxon(after, before)
             b, a = before.mean(), after.mean()
-            pct = stats.improvement_percent([a], [b], higher_is_better(m))[0]
-            gain = a - b if m == "psnr" else (stats.improvement_db([a], [b])[0] if m == "mse" else math.nan)
+            pct = stats.improvement_percent([a], [b], metricmeta.higher_is_better(meta, m))[0]
+            gain = a - b if meta.get(m, {}).get("unit") == "dB" else math.nan
             rows.append([group, label, fmt(b, spec), fmt(a, spec), fmt(a - b, "{:+" + spec[2:]), fmt(pct, "{:+.1f}%"),
-                         "—" if m not in ("psnr", "mse") else fmt(gain, "{:+.2f}"),
+                         "—" if math.isnan(gain) else fmt(gain, "{:+.2f}"),
                          stats.fmt_p(t.p) if t.ok else t.reason, stats.fmt_p(w.p) if w.ok else w.reason])
             raw.append({"noise": group, "metric": m, "n_images": t.n, "before": b, "after": a, "delta": a - b,
-                        "percent": pct, "gain_db": gain, "t": t.statistic, "p_t": t.p, "wilcoxon_W": w.statistic, "p_wilcoxon": w.p})
+                        "percent": pct, "gain_db": gain, "t": t.statistic, "p_t": t.p, "wilcoxon_W": w.statistic,
+                        "p_wilcoxon": w.p})
     return ReportTable(
         "table2", f"Table 2 — before / after: noisy input vs {chosen}",
-        ["noise", "metric", "before", "after", "Δ", "Δ %", "gain (dB)", "p (paired t)", "p (Wilcoxon)"], rows, pd.DataFrame(raw),
+        ["noise", "metric", "before", "after", "Δ", "Δ %", "gain (dB)", "p (paired t)", "p (Wilcoxon)"], rows,
+        pd.DataFrame(raw),
         notes=[f"denoiser: {why}; before = the noisy input; per image the mean over the group's noise settings, "
-               "then the mean over images; % improvement sign-flipped for lower-is-better metrics; gain in dB: PSNR "
-               "difference, and 10·log10(MSE before / MSE after) of the mean MSEs; uncorrected"],
-    ), why
+               "then the mean over images; % improvement sign-flipped for lower-is-better metrics; gain in dB for "
+               "metrics in dB; uncorrected"],
+    )
 
 
-def pairwise(cells: pd.DataFrame, plan: dict, preferred: str = "cnn", metric: str = "psnr"
-             ) -> tuple[ReportTable, str]:
-    ref, why = reference_denoiser(cells, plan, preferred, metric)
+def pairwise(cells: pd.DataFrame, plan: dict, meta: dict, ref: str, why: str, metric: str) -> ReportTable:
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d not in (NOISY, ref)]
     groups = [(s, cells[cells["setting"] == s]) for s in setting_order(cells, plan)] + [("all settings", cells)]
     recs = []
@@ -145,23 +141,23 @@ def pairwise(cells: pd.DataFrame, plan: dict, preferred: str = "cnn", metric: st
              fmt_ci(r["ci_low"], r["ci_high"], "{:+.3f}"), fmt(r["dz"], "{:+.2f}"), fmt(r["t"], "{:.2f}"),
              stats.fmt_p(r["p"]), stats.fmt_p(r["p_holm"]), stats.fmt_p(r["p_wilcoxon"])] for r in recs and
             raw.to_dict("records")]
-    unit = " (dB)" if metric == "psnr" else ""
+    unit = f" ({meta[metric]['unit']})" if meta.get(metric, {}).get("unit") else ""
     return ReportTable(
-        "pairwise", f"Pairwise — each denoiser vs {ref} ({metric.upper()}, paired by image)",
+        "pairwise", f"Pairwise — each denoiser vs {ref} ({metricmeta.label(meta, metric, unit=False)}, paired by "
+                    "image)",
         ["noise setting", "denoiser", "n", f"mean diff{unit}", "95 % CI", "d_z", "t", "p", "p (Holm)",
          "p (Wilcoxon)"], rows, raw,
         notes=[f"reference: {why}; diff = denoiser − reference; 'all settings' uses each image's mean over the "
                "settings; Holm correction over the whole table (every row is one test of the family); n/a = fewer "
                "than 2 pairs or zero variance"],
-    ), why
+    )
 
 
-def correlation_table(cells: pd.DataFrame) -> ReportTable | None:
+def correlation_table(cells: pd.DataFrame, metrics: list[str]) -> ReportTable | None:
+    """Pearson r between the run's summary ``metrics`` across denoised cells (those that vary)."""
     ok = ok_cells(cells)
     ok = ok[ok["denoiser"] != NOISY]
-    known = {"status", "seconds", "repetition", "seed", "clip", "time"}
-    metrics = sorted(c for c in ok.columns if c not in known and c not in CORR_SKIP
-                     and pd.api.types.is_float_dtype(ok[c]) and ok[c].notna().sum() > 2 and ok[c].std() > 0)
+    metrics = sorted(m for m in metrics if m in ok.columns and ok[m].notna().sum() > 2 and ok[m].std() > 0)
     if len(metrics) < 2:
         return None
     cm = stats.correlation_matrix(ok[metrics])

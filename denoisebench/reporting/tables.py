@@ -12,11 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from denoisebench import stats
+from denoisebench import metricmeta, stats
 from denoisebench.config import NOISY
 from denoisebench.reporting.data import (
     IMAGE_KEYS,
     PAIR_KEYS,
+    choose_denoisers,
     denoiser_order,
     fmt,
     fmt_ci,
@@ -25,22 +26,21 @@ from denoisebench.reporting.data import (
     load_cells,
     ok_cells,
     paired_wide,
+    run_metrics,
     setting_order,
 )
 from denoisebench.reporting.model import Report, ReportTable
 from denoisebench.store import Store
 
-#: metrics shown in Table 4 when present, with display format and direction (True: higher is better)
-TABLE4_METRICS = [("psnr", "PSNR (dB)", "{:.2f}", True), ("ssim", "SSIM", "{:.4f}", True),
-                  ("mse", "MSE", "{:.5f}", False), ("lpips", "LPIPS", "{:.4f}", False),
-                  ("time", "time/image (s)", "{:.4f}", False)]
 STAT_NOTE = ("unit of analysis = image; tests are paired by image (every method sees the same noisy image); "
              "n/a = fewer than 2 usable paired values or no variance")
 
 
-def table4(cells: pd.DataFrame, plan: dict, include_timing: bool = True) -> ReportTable:
+def table4(cells: pd.DataFrame, plan: dict, meta: dict, include_timing: bool = True) -> ReportTable:
     ok = ok_cells(cells)
-    metrics = [m for m in TABLE4_METRICS if has_metric(ok, m[0]) and (include_timing or m[0] != "time")]
+    names_m = run_metrics(ok, meta) + (["time"] if include_timing and has_metric(ok, "time") else [])
+    metrics = [(m, metricmeta.label(meta, m), metricmeta.value_format(meta, m), metricmeta.higher_is_better(meta, m))
+               for m in names_m]
     names = denoiser_order(ok, plan)
     rows, raw, means = [], [], []
     for name in names:
@@ -68,14 +68,15 @@ def table4(cells: pd.DataFrame, plan: dict, include_timing: bool = True) -> Repo
     return ReportTable(
         "table4", "Table 4 — overall comparison (mean ± std over cells [95 % CI over images])",
         ["denoiser", "cells"] + [label for _, label, _, _ in metrics], rows, pd.DataFrame(raw),
-        notes=["best mean per column in bold (noisy input excluded); std over all cells (images × settings); "
+        notes=["every metric of the run, in each metric's declared order; best mean per column in bold (noisy "
+               "input excluded; direction as each metric declares it); std over all cells (images × settings); "
                "95 % CI: t interval over per-image means (unit = image)"
                + ("; time = denoiser wall time per image" if include_timing else "; timings omitted")],
         best=best,
     )
 
 
-def improvements(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
+def improvements(cells: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
     """Per image and setting: each denoiser's metric vs the noisy input of the same cell (common random numbers)."""
     ok = ok_cells(cells)
     ok = ok[ok[metric].notna()]
@@ -83,7 +84,7 @@ def improvements(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
     after = ok[ok["denoiser"] != NOISY][PAIR_KEYS + ["noise", "setting", "denoiser", metric]]
     pairs = after.rename(columns={metric: "after"}).merge(before, on=PAIR_KEYS, how="inner")
     pairs["delta"] = pairs["after"] - pairs["before"]
-    pairs["percent"] = stats.improvement_percent(pairs["after"], pairs["before"], metric not in stats.LOWER_IS_BETTER)
+    pairs["percent"] = stats.improvement_percent(pairs["after"], pairs["before"], higher_is_better)
     return pairs.sort_values(PAIR_KEYS + ["denoiser"], kind="mergesort").reset_index(drop=True)
 
 
@@ -91,11 +92,14 @@ def _test_text(r: stats.Result, stat: str = "{:.2f}") -> str:
     return r.reason if not r.ok else f"{stat.format(r.statistic)} (p={stats.fmt_p(r.p)})"
 
 
-def table3(cells: pd.DataFrame, plan: dict, metric: str = "psnr") -> ReportTable:
-    pairs = improvements(cells, metric)
+def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTable:
+    higher = metricmeta.higher_is_better(meta, metric)
+    pairs = improvements(cells, metric, higher)
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d != NOISY]
     rows, raw = [], []
-    unit = " dB" if metric == "psnr" else ""
+    unit = f" {meta[metric]['unit']}" if meta.get(metric, {}).get("unit") else ""
+    spec = "{:+" + metricmeta.value_format(meta, metric)[2:]
+    label = metricmeta.label(meta, metric, unit=False)
     for setting in setting_order(cells, plan):
         row = [setting]
         for name in names:
@@ -104,7 +108,7 @@ def table3(cells: pd.DataFrame, plan: dict, metric: str = "psnr") -> ReportTable
                 row.append("n/a")
                 continue
             mean, lo, hi = stats.mean_ci(sub["percent"])
-            row.append(f"{sub['percent'].mean():+.1f}% ({sub['delta'].mean():+.2f}{unit})")
+            row.append(f"{sub['percent'].mean():+.1f}% ({spec.format(sub['delta'].mean())}{unit})")
             raw.append({"setting": setting, "denoiser": name, "n": len(sub), "percent_mean": mean,
                         "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": sub["delta"].mean(),
                         "before_mean": sub["before"].mean(), "after_mean": sub["after"].mean()})
@@ -120,23 +124,24 @@ def table3(cells: pd.DataFrame, plan: dict, metric: str = "psnr") -> ReportTable
                         "p": r.p, "df": r.df, "reason": r.reason})
         rows.append(row)
     return ReportTable(
-        f"table3_{metric}", f"Table 3 — {metric.upper()} improvement over the noisy input, per noise setting",
+        f"table3_{metric}", f"Table 3 — {label} improvement over the noisy input, per noise setting",
         ["noise setting"] + names + ["one-way ANOVA F", "RM-ANOVA F", "Friedman χ²"], rows, pd.DataFrame(raw),
-        notes=[f"% = mean over images of (out − noisy) / |noisy| × 100 (sign flipped when lower is better); in "
-               f"brackets the mean {metric.upper()} difference{unit}. Tests across the denoisers' per-image "
-               f"{metric.upper()}: one-way ANOVA (the paper's; ignores the pairing), repeated-measures ANOVA "
+        notes=[f"% = mean over images of (out − noisy) / |noisy| × 100 ({label}: "
+               f"{'higher' if higher else 'lower'} is better; sign flipped when lower is better); in "
+               f"brackets the mean {label} difference{unit}. Tests across the denoisers' per-image "
+               f"{label}: one-way ANOVA (the paper's; ignores the pairing), repeated-measures ANOVA "
                "(statsmodels AnovaRM, images = subjects) and Friedman (scipy) respect it; uncorrected p",
                STAT_NOTE],
     )
 
 
-def per_setting(cells: pd.DataFrame, plan: dict, metric: str, spec: str, key: str | None = None,
-                title: str | None = None) -> ReportTable:
+def per_setting(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTable:
     ok = ok_cells(cells)
     names = denoiser_order(ok, plan)
     settings = setting_order(ok, plan)
     grid = ok.groupby(["setting", "denoiser"])[metric].mean()
-    higher = metric not in stats.LOWER_IS_BETTER
+    higher = metricmeta.higher_is_better(meta, metric)
+    spec = metricmeta.value_format(meta, metric)
     rows, best = [], set()
     for i, setting in enumerate(settings):
         vals = [grid.get((setting, n), np.nan) for n in names]
@@ -145,8 +150,10 @@ def per_setting(cells: pd.DataFrame, plan: dict, metric: str, spec: str, key: st
         if cand:
             best.add((i, max(cand)[1] + 1))
     raw = grid.reset_index().rename(columns={metric: f"{metric}_mean"})
-    return ReportTable(key or f"mean_{metric}", title or f"Mean {metric.upper()} per noise setting",
-                       ["noise setting"] + names, rows, raw, notes=["best denoiser per setting in bold"], best=best)
+    return ReportTable(f"mean_{metric}", f"Mean {metricmeta.label(meta, metric)} per noise setting",
+                       ["noise setting"] + names, rows, raw, best=best,
+                       notes=[f"best denoiser per setting in bold ({'higher' if higher else 'lower'} is better)"
+                              + (f"; {meta[metric]['convention']}" if meta.get(metric, {}).get("convention") else "")])
 
 
 def header_lines(store: Store, cells: pd.DataFrame, notes: list[str]) -> list[str]:
@@ -205,45 +212,52 @@ def failure_lines(cells: pd.DataFrame) -> list[str]:
     return out
 
 
+def run_metric_meta(store: Store, cells: pd.DataFrame) -> tuple[dict, str]:
+    """The run's stored metric metadata; for a run made before it was stored, the installed plugins' (with a
+    one-line note saying so)."""
+    stored = store.get_meta("metrics")
+    names = [c for c in store.get_meta("plan", {}).get("metrics", [])]
+    if stored is not None and all(n in stored for n in names):
+        return stored, ""
+    from denoisebench.pluginmanager import make_plugins
+
+    disabled = set(store.get_meta("config", {}).get("disable_plugins", []))
+    return metricmeta.resolve(stored, names, make_plugins(disable=disabled).metrics)
+
+
 def build_report(store: Store, title: str | None = None, *, include_timing: bool = True,
-                 reference: str = "cnn", chosen: str = "hybrid") -> Report:
-    """The report of a run. ``reference``: the pairwise comparison's reference denoiser (default cnn, else the
-    best by PSNR); ``chosen``: Table 2's denoiser (default hybrid, else the best by PSNR)."""
+                 reference: str | None = None, chosen: str | None = None) -> Report:
+    """The report of a run, from its store. ``chosen``: Table 2's denoiser; ``reference``: the pairwise
+    comparison's reference. Unless named, both are computed from the data (chosen = best by the primary metric,
+    reference = the second best) and the header says which and why."""
     from denoisebench.reporting import paper
 
     cells = load_cells(store)
     plan = store.get_meta("plan", {})
+    meta, meta_note = run_metric_meta(store, cells)
     report = Report(title or f"denoisebench report — {store.run_dir.name}", include_timing=include_timing)
     report.context = {"cells": cells, "plan": plan, "config": store.get_meta("config", {}),
-                      "conventions": store.get_meta("conventions", {})}
+                      "conventions": store.get_meta("conventions", {}), "metrics": meta}
     report.failures = failure_lines(cells)
-    notes: list[str] = []
+    notes: list[str] = [meta_note] if meta_note else []
     if len(cells) and (cells["status"] == "ok").any():
+        metrics = run_metrics(cells, meta)
+        chosen, why_chosen, reference, why_ref = choose_denoisers(cells, plan, meta, chosen, reference)
         rule = store.get_meta("conventions", {}).get("metrics", {}).get("accuracy")
         t1 = paper.table1(cells, plan, threshold_rule=rule) if rule else paper.table1(cells, plan)
         if t1 is not None:
             report.tables += [t1, paper.confusion_table(cells, plan)]
-        if has_metric(cells, "psnr"):
-            t2, why = paper.table2(cells, plan, chosen)
-            notes.append(f"Table 2 denoiser: {why}")
-            report.tables.append(t2)
-            report.tables.append(table3(cells, plan, "psnr"))
-        if has_metric(cells, "ssim"):
-            report.tables.append(table3(cells, plan, "ssim"))
-        report.tables.append(table4(cells, plan, include_timing))
-        if has_metric(cells, "psnr"):
-            pw, why = paper.pairwise(cells, plan, reference)
-            notes.append(f"pairwise reference denoiser: {why}")
-            report.tables.append(pw)
-        if has_metric(cells, "pearson"):
-            report.tables.append(per_setting(cells, plan, "pearson", "{:.4f}", "pearson",
-                                             "Pearson r between clean and output pixels (paper eq. 17), mean per "
-                                             "noise setting"))
-        corr = paper.correlation_table(cells)
+        if metrics and chosen:
+            notes.append(f"Table 2 denoiser: {why_chosen}")
+            report.tables.append(paper.table2(cells, plan, meta, chosen, why_chosen))
+        report.tables += [table3(cells, plan, meta, m) for m in metrics]
+        report.tables.append(table4(cells, plan, meta, include_timing))
+        if metrics and reference:
+            notes.append(f"pairwise reference denoiser: {why_ref}")
+            report.tables.append(paper.pairwise(cells, plan, meta, reference, why_ref, metrics[0]))
+        corr = paper.correlation_table(cells, metrics)
         if corr is not None:
             report.tables.append(corr)
-        for metric, spec in (("psnr", "{:.2f}"), ("ssim", "{:.4f}")):
-            if has_metric(cells, metric):
-                report.tables.append(per_setting(cells, plan, metric, spec))
+        report.tables += [per_setting(cells, plan, meta, m) for m in metrics]
     report.header = header_lines(store, cells, notes)
     return report
