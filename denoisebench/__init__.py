@@ -1,12 +1,29 @@
 """denoisebench: a benchmarking harness for image denoisers.
 
-Importing this package is cheap: it never imports torch, rich or matplotlib.
+The public API (see docs/api.md): the plugin bases and ``hookimpl``, the error classes, ``run`` / ``open_run``
+(a benchmark and its results), and ``metric`` / ``denoiser`` / ``noise`` (ready objects from the registries).
+Importing this package is cheap: it never imports torch, rich, matplotlib or pandas.
 """
 
-__version__ = "0.1.0"
+from denoisebench.api import Run, dataset, denoiser, make_config, metric, noise, open_run, plugins, run
+from denoisebench.errors import (
+    ConfigError,
+    DatasetError,
+    DenoiseBenchError,
+    ImageError,
+    ParameterError,
+    PluginError,
+    StoreError,
+    UnavailableError,
+    UnknownNameError,
+)
+from denoisebench.hookspecs import hookimpl
+from denoisebench.interfaces import Dataset, Denoiser, Metric, NoiseModel, NoiseSpec
+from denoisebench.version import __version__
 
-from denoisebench.errors import DenoiseBenchError  # noqa: E402
-from denoisebench.hookspecs import hookimpl  # noqa: E402
-from denoisebench.interfaces import Dataset, Denoiser, Metric, NoiseModel, NoiseSpec  # noqa: E402
-
-__all__ = ["__version__", "DenoiseBenchError", "hookimpl", "Dataset", "Denoiser", "Metric", "NoiseModel", "NoiseSpec"]
+__all__ = [
+    "__version__", "hookimpl", "Dataset", "Denoiser", "Metric", "NoiseModel", "NoiseSpec",
+    "run", "open_run", "Run", "make_config", "metric", "denoiser", "noise", "dataset", "plugins",
+    "DenoiseBenchError", "ConfigError", "DatasetError", "ImageError", "ParameterError", "PluginError", "StoreError",
+    "UnavailableError", "UnknownNameError",
+]

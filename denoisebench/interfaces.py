@@ -205,6 +205,9 @@ class Metric:
                 "unit": cls.unit, "format": cls.format, "convention": cls.convention,
                 "range": list(cls.value_range), "order": int(cls.order), "summary": bool(cls.summary)}
 
+    def __call__(self, reference: np.ndarray, estimate: np.ndarray) -> float:
+        return self.compute(reference, estimate)
+
     def setup(self) -> None:
         """Load what is needed (weights, ...). Raise UnavailableError with one line if impossible."""
 
