@@ -150,20 +150,13 @@ def check_command(args) -> int:
 
 
 def _print(results, failures_only: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from denoisebench.reporting.console import make_console, show_line, show_table
 
-    table = Table(title="Conformance checks", title_justify="left")
-    for col in ("component", "check", "result", "detail"):
-        table.add_column(col, overflow="fold")
-    for r in results:
-        if failures_only and not r.failed:
-            continue
-        table.add_row(r.subject, r.check, f"[{STYLE[r.status]}]{r.status.upper()}[/]", r.detail)
-    console = Console()
-    console.print(table)
+    rows = [[r.subject, r.check, r.status.upper(), r.detail] for r in results if not failures_only or r.failed]
+    console = make_console()
+    show_table(console, "Conformance checks", ("component", "check", "result", "detail"), rows, styled=(2,))
     counts = {s: sum(r.status == s for r in results) for s in STYLE}
     failed = counts["fail"] + counts["xpass"]
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    verdict = "[bold red]FAILED[/]" if failed else "[bold green]PASSED[/]"
-    console.print(f"{verdict} {summary} ({len({r.subject for r in results})} components)", highlight=False)
+    show_line(console, f"{'FAILED' if failed else 'PASSED'} {summary} ({len({r.subject for r in results})} "
+                       "components)", "bold red" if failed else "bold green")

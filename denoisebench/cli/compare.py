@@ -39,8 +39,6 @@ def add_parser(sub, add_global_options) -> None:
 
 
 def compare_command(args) -> int:
-    from rich.console import Console
-
     from denoisebench.baseline.drift import (
         Tolerances,
         compare_sides,
@@ -48,6 +46,7 @@ def compare_command(args) -> int:
         parse_tolerance_items,
     )
     from denoisebench.baseline.file import load_side
+    from denoisebench.reporting.console import make_console
 
     settings = load_compare_config(args.config) if args.config else {}
     tolerances = Tolerances()
@@ -62,7 +61,12 @@ def compare_command(args) -> int:
     result = compare_sides(base, cand, tolerances, metrics=args.metric or settings.get("metrics"),
                            denoisers=args.denoiser or settings.get("denoisers"),
                            allow_new=args.allow_new or bool(settings.get("allow_new", False)))
-    print_summary(result, Console())
+    print_summary(result, make_console())
+    for side in (base, cand):
+        if side.note:
+            from denoisebench.reporting.console import show_line
+
+            show_line(make_console(), f"{side.source}: {side.note}", "yellow")
     if args.markdown:
         Path(args.markdown).write_text(render_markdown(result), encoding="utf-8")
     return result.exit_code
@@ -107,31 +111,24 @@ def _change_lines(result) -> list[str]:
 
 
 def print_summary(result, console) -> None:
-    from rich.table import Table
-
     from denoisebench.baseline.drift import cell_label, summary_rows
+    from denoisebench.reporting.console import show_line, show_table
 
-    console.print(f"baseline:  {result.baseline}\ncandidate: {result.candidate}", highlight=False)
-    style = "bold red" if result.drift else "bold green"
-    console.print(f"[{style}]{_headline(result)}[/]", highlight=False)
+    show_line(console, f"baseline:  {result.baseline}")
+    show_line(console, f"candidate: {result.candidate}")
+    show_line(console, _headline(result), "bold red" if result.drift else "bold green")
     if result.moved:
-        table = Table(title="moved values per denoiser and metric", title_justify="left")
-        for col in ("denoiser", "metric", "moved", "better", "worse", "mean Δ", "max |Δ|"):
-            table.add_column(col, justify="left" if col in ("denoiser", "metric") else "right")
-        for r in summary_rows(result):
-            table.add_row(r["denoiser"], r["metric"], str(r["moved"]), str(r["better"]), str(r["worse"]),
-                          f"{r['mean_delta']:+.3g}", f"{r['max_abs_delta']:.3g}")
-        console.print(table)
-        cells = Table(title=f"moved values (first {TERMINAL_ROWS})", title_justify="left")
-        for col in ("cell", "metric", "baseline", "candidate", "Δ", ""):
-            cells.add_column(col, justify="left" if col in ("cell", "metric", "") else "right")
-        for mv in result.moved[:TERMINAL_ROWS]:
-            colour = {"better": "green", "worse": "red"}.get(mv.direction, "yellow")
-            cells.add_row(cell_label(mv.key, params=False), mv.metric, _fmt(mv.base), _fmt(mv.cand), _delta(mv),
-                          f"[{colour}]{mv.direction}[/]")
-        console.print(cells)
+        rows = [[r["denoiser"], r["metric"], str(r["moved"]), str(r["better"]), str(r["worse"]),
+                 f"{r['mean_delta']:+.3g}", f"{r['max_abs_delta']:.3g}"] for r in summary_rows(result)]
+        show_table(console, "moved values per denoiser and metric",
+                   ("denoiser", "metric", "moved", "better", "worse", "mean Δ", "max |Δ|"), rows,
+                   right=range(2, 7))
+        rows = [[cell_label(mv.key, params=False), mv.metric, _fmt(mv.base), _fmt(mv.cand), _delta(mv),
+                 mv.direction] for mv in result.moved[:TERMINAL_ROWS]]
+        show_table(console, f"moved values (first {TERMINAL_ROWS})", ("cell", "metric", "baseline", "candidate",
+                                                                      "Δ", ""), rows, styled=(5,), right=(2, 3, 4))
     for line in _change_lines(result)[:TERMINAL_ROWS]:
-        console.print(f"[yellow]{line}[/]", highlight=False)
+        show_line(console, line, "yellow")
 
 
 def render_markdown(result) -> str:

@@ -19,11 +19,10 @@ def _defaults(params: dict) -> str:
 
 
 def list_command(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from denoisebench.reporting.console import make_console, show_line, show_table
 
     plugins = args.plugins
-    console = Console()
+    console = make_console()
     sections = {
         "denoisers": ("Denoisers", ["name", "plugin", "colour", "blind", "defaults", "description"],
                       lambda c: [_yn(c.handles_color), _yn(not c.needs_noise_level), _defaults(c.defaults),
@@ -38,22 +37,20 @@ def list_command(args) -> int:
     for kind, (title, cols, extra, registry) in sections.items():
         if args.kind and args.kind != kind:
             continue
-        table = Table(title=title, title_justify="left")
-        for i, col in enumerate(cols):
-            table.add_column(col, overflow="fold", no_wrap=i == 0)
-        for entry in registry.entries():
-            table.add_row(entry.name, str(entry.provider), *[str(x) for x in extra(entry.obj)])
-        console.print(table)
+        rows = [[entry.name, str(entry.provider), *[str(x) for x in extra(entry.obj)]] for entry in registry.entries()]
+        show_table(console, title, cols, rows)
     for st in plugins.errors:
-        console.print(f"[yellow]plugin {st.name} not loaded: {st.reason}[/]", highlight=False, soft_wrap=True)
+        show_line(console, f"plugin {st.name} not loaded: {st.reason}", "yellow")
     _print_problems(console, plugins)
     return 0
 
 
 def _print_problems(console, plugins) -> None:
     """Entries skipped by plugins that otherwise loaded (a name registered first by another), one line each."""
+    from denoisebench.reporting.console import show_line
+
     for line in plugins.problems:
-        console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
+        show_line(console, line, "yellow")
 
 
 def _yn(flag: bool) -> str:
@@ -61,19 +58,16 @@ def _yn(flag: bool) -> str:
 
 
 def plugins_command(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from denoisebench.reporting.console import make_console, show_table
 
-    table = Table(title="Plugins", title_justify="left")
-    for i, col in enumerate(("plugin", "distribution", "version", "status", "provides / reason")):
-        table.add_column(col, overflow="fold", no_wrap=i == 0)
+    rows = []
     for st in args.plugins.status.values():
-        style = {"ok": "green", "error": "red", "disabled": "yellow"}.get(st.status, "")
         detail = st.reason or "; ".join(f"{k}: {', '.join(v)}" for k, v in st.provides.items())
         if st.problems:
             detail += f"; {len(st.problems)} entr{'y' if len(st.problems) == 1 else 'ies'} skipped (below)"
-        table.add_row(st.name, st.distribution or "(local)", st.version, f"[{style}]{st.status}[/]", detail)
-    console = Console()
-    console.print(table)
+        rows.append([st.name, st.distribution or "(local)", st.version, st.status, detail])
+    console = make_console()
+    show_table(console, "Plugins", ("plugin", "distribution", "version", "status", "provides / reason"), rows,
+               styled=(3,))
     _print_problems(console, args.plugins)
     return 0

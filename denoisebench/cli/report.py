@@ -23,9 +23,8 @@ def add_parser(sub, add_global_options) -> None:
 
 
 def report_command(args) -> int:
-    from rich.console import Console
-
     from denoisebench.errors import ConfigError
+    from denoisebench.reporting.console import make_console
     from denoisebench.reporting.files import write_report
     from denoisebench.reporting.tables import build_report
     from denoisebench.reporting.terminal import print_report
@@ -38,7 +37,7 @@ def report_command(args) -> int:
     for key in args.table or ():
         if not report.select([key]):
             raise ConfigError(f"--table {key!r}: this run has tables {', '.join(keys) or '(none)'}")
-    print_report(report, Console(), tables=args.table)
+    print_report(report, make_console(), tables=args.table)
     if not args.no_write:
         write_report(report, args.run_dir, figures=not args.no_figures, tables=args.table)
     return 0
