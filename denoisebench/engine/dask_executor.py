@@ -20,6 +20,7 @@ so nothing is duplicated.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -145,11 +146,30 @@ class DaskExecutor:
         owner: dict = {}
         window, checked = self._window(client), time.monotonic()
 
+        split: list[Task] = []  # keeps the split tasks alive (their ids mark them)
+        alone: set[int] = set()  # ids of one-cell tasks split off a batch that killed its workers
+
         def submit() -> None:
             batch = batches.pop()
             fut = client.submit(run_batch, batch, self.disable, pure=False)
             owner[fut.key] = batch
             pending.add(fut)
+
+        def killed(batch: list[Task], exc: Exception) -> list[list[CellResult]]:
+            """KilledWorker: retry each cell on its own, so only the cell that kills its worker is an error."""
+            rows = []
+            for task in batch:
+                if id(task) in alone or len(task.cells) == 1:
+                    cell = task.cells[0]
+                    rows.append(crashed(task, f"worker processes kept dying while running denoiser {cell.denoiser} "
+                                              f"(dask KilledWorker: {exc}); the task's other cells were run alone"))
+                    continue
+                for cell in task.cells:
+                    one = dataclasses.replace(task, cells=(cell,))
+                    alone.add(id(one))
+                    split.append(one)
+                    batches.append([one])
+            return rows
 
         try:
             while batches and len(owner) < window:
@@ -159,10 +179,11 @@ class DaskExecutor:
                 try:
                     results = fut.result()
                 except Exception as exc:  # KilledWorker, a lost connection, unpicklable results ...
-                    why = (f"worker processes kept dying while running this task (dask KilledWorker: {exc})"
-                           if type(exc).__name__ == "KilledWorker" else
-                           f"task failed in the dask executor: {type(exc).__name__}: {exc}")
-                    results = [crashed(task, why) for task in batch]
+                    if type(exc).__name__ == "KilledWorker":
+                        results = killed(batch, exc)
+                    else:
+                        why = f"task failed in the dask executor: {type(exc).__name__}: {exc}"
+                        results = [crashed(task, why) for task in batch]
                 fut.release()
                 yield from results
                 if time.monotonic() - checked > 5 and not self.window:  # adaptive clusters grow and shrink
