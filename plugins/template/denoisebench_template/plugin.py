@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from denoisebench import hookimpl
-from denoisebench.errors import ParameterError
-from denoisebench.interfaces import Denoiser, NoiseSpec
+from denoisebench import Denoiser, NoiseSpec, ParameterError, hookimpl
 
 
 class NLMeans(Denoiser):
