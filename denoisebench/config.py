@@ -30,7 +30,9 @@ class Config:
     #: the named preset the options came from (denoisebench.protocols); recorded and reported
     protocol: str = "default"
     max_images: int = 0  # 0: all images of each dataset
-    params: tuple[str, ...] = ()  # overrides "denoiser.param=value"
+    params: tuple[str, ...] = ()  # overrides "denoiser.param=value" ("denoiser.param=v1,v2": one cell per value)
+    #: denoisers whose param_grid is swept (Cartesian product); "*": every selected denoiser
+    sweep: tuple[str, ...] = ()
     metric_options: tuple[str, ...] = ()  # "metric.option=value", e.g. "f1.threshold=0.5"
     jobs: int = 1
     executor: str = "local"
@@ -40,7 +42,7 @@ class Config:
     #: fields that do not change any stored value (excluded from the identity hash)
     RUNTIME_FIELDS = ("jobs", "executor", "cell_timeout")
     #: fields added after the first release, with the value every earlier run had
-    LATER_FIELDS = {"quantize": "none", "protocol": "default"}
+    LATER_FIELDS = {"quantize": "none", "protocol": "default", "sweep": []}  # as to_dict() writes them
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

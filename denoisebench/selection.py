@@ -198,18 +198,88 @@ def parse_metric_options(items: tuple[str, ...], metrics, selected: list[str]) -
     return out
 
 
-def parse_param_overrides(items: tuple[str, ...], denoisers) -> dict[str, dict[str, Any]]:
-    """``median.ksize=5`` -> {"median": {"ksize": 5}}; names and parameters are checked."""
-    out: dict[str, dict[str, Any]] = {}
+def split_values(text: str) -> list[str]:
+    """Split a ``--param`` value list at top-level commas: ``3,5,7`` -> three values, while commas inside JSON
+    brackets or quotes do not split (``[3,5]`` is one list value, ``[3,5],[7,9]`` two)."""
+    pieces, depth, quote, start = [], 0, False, 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = ch != '"' or text[i - 1] == "\\"
+        elif ch == '"':
+            quote = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch == "," and depth == 0:
+            pieces.append(text[start:i])
+            start = i + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def parse_param_values(items: tuple[str, ...] | list[str], denoisers) -> dict[str, dict[str, list[Any]]]:
+    """``median.size=3,5,7`` -> {"median": {"size": [3, 5, 7]}}: the values each parameter takes (one value is a
+    one-element list; a list of several is swept, one cell per value). Each value follows :func:`parse_value`
+    (a JSON list ``[3,5]`` stays one value). A later item for the same parameter replaces an earlier one.
+    Unknown denoisers and parameters, empty and repeated values are one-line errors."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    usage = "DENOISER.PARAM=VALUE[,VALUE...], e.g. median.size=5 or median.size=3,5,7"
     for item in items:
-        name, key, value = _dotted(item, "--param", "DENOISER.PARAM=VALUE, e.g. median.ksize=5")
+        target, eq, text = item.partition("=")
+        name, dot, key = target.partition(".")
+        if not eq or not dot:
+            raise ConfigError(f"--param {item!r}: pass {usage}")
+        name, key = name.strip(), key.strip()
         cls = denoisers.get(name)
         if key not in cls.defaults:
             raise ConfigError(
                 f"--param {item!r}: {name} has no parameter {key!r}; valid: {', '.join(cls.defaults) or '(none)'}"
             )
-        out.setdefault(name, {})[key] = value
+        pieces = split_values(text)
+        if any(not piece.strip() for piece in pieces):
+            raise ConfigError(f"--param {item!r}: an empty value in the list; pass {usage}")
+        values: list[Any] = []
+        for piece in pieces:
+            value = parse_value(piece)
+            if any(_same(value, v) for v in values):
+                raise ConfigError(f"--param {item!r}: value {piece.strip()!r} given twice; list each value once")
+            values.append(value)
+        out.setdefault(name, {})[key] = values
     return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def parse_param_overrides(items: tuple[str, ...], denoisers) -> dict[str, dict[str, Any]]:
+    """``median.size=5`` -> {"median": {"size": 5}}: single values only (names and parameters are checked). A
+    list of values (``median.size=3,5``) is a sweep, planned by :func:`parse_param_values`; here it is a
+    one-line error."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, params in parse_param_values(items, denoisers).items():
+        for key, values in params.items():
+            if len(values) > 1:
+                raise ConfigError(f"--param {name}.{key}: {len(values)} values given where one is expected")
+            out.setdefault(name, {})[key] = values[0]
+    return out
+
+
+def parse_sweep(selection: tuple[str, ...] | list[str], selected: list[str], denoisers) -> list[str]:
+    """The denoisers whose ``param_grid`` a run sweeps: ``*`` (bare ``--sweep``) = every selected one, else the
+    names given (each must be selected). Unknown names are one-line errors."""
+    names = split_list(selection)
+    if not names:
+        return []
+    if "*" in names:
+        return list(selected)
+    for name in names:
+        denoisers.get(name)  # unknown: one line with "did you mean"
+        if name not in selected:
+            raise ConfigError(f"--sweep {name}: {name} is not among the selected denoisers "
+                              f"({', '.join(selected)}); add it to --denoisers")
+    return [n for n in selected if n in names]
 
 
 def format_dataset_spec(name: str, options: dict[str, Any] | None = None) -> str:

@@ -23,8 +23,12 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--dataset", action="append", metavar="SPEC",
                    help="dataset: embedded (default), set12, bsd68, ..., folder:PATH, or a directory; repeatable")
     p.add_argument("--metrics", action="append", metavar="NAMES", help="comma-separated metric names (default all)")
-    p.add_argument("--param", action="append", default=[], metavar="DENOISER.PARAM=VALUE",
-                   help="override a denoiser parameter, e.g. median.ksize=5; repeatable")
+    p.add_argument("--param", action="append", default=[], metavar="DENOISER.PARAM=VALUE[,VALUE...]",
+                   help="set a denoiser parameter, e.g. median.size=5; a comma-separated list (median.size=3,5,7) "
+                        "runs one cell per value (a JSON list [3,5] is one value); repeatable")
+    p.add_argument("--sweep", action="append", nargs="?", const="*", metavar="DENOISERS",
+                   help="sweep each selected denoiser's param_grid (Cartesian product; --param values of the same "
+                        "parameter win); --sweep median,gaussian: only those")
     p.add_argument("--metric-option", action="append", default=[], metavar="METRIC.OPTION=VALUE",
                    help="metric option, e.g. f1.threshold=0.5; '*.threshold=0.5' sets it on every metric that takes it")
     p.add_argument("--threshold", metavar="T",
@@ -90,6 +94,7 @@ def config_from_args(args) -> Config:
         datasets=tuple(args.dataset or ("embedded",)), denoisers=tuple(split_list(args.denoisers)),
         noise=tuple(split_list(args.noise)), metrics=tuple(split_list(args.metrics)), seed=args.seed,
         repetitions=args.repetitions, max_images=args.max_images, params=tuple(args.param),
+        sweep=tuple(split_list(args.sweep)),
         metric_options=tuple(args.metric_option) + ((f"*.threshold={args.threshold}",) if args.threshold else ()),
         jobs=args.jobs, executor=args.executor, disable_plugins=tuple(args.disable_plugin),
         cell_timeout=args.cell_timeout,

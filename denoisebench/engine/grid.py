@@ -5,20 +5,22 @@ Every name, noise spec and parameter is resolved here, with one-line errors, bef
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 from denoisebench.config import NOISY, Config
 from denoisebench.datasets import dataset_from_spec, dataset_label
 from denoisebench.errors import DenoiseBenchError
-from denoisebench.interfaces import NoiseSpec
+from denoisebench.interfaces import NoiseSpec, params_key
 from denoisebench.protocols import QUANTIZE, preset
 from denoisebench.results import Cell, Task
 from denoisebench.selection import (
     parse_metric_options,
     parse_names,
     parse_noise,
-    parse_param_overrides,
+    parse_param_values,
+    parse_sweep,
     split_list,
 )
 
@@ -37,12 +39,30 @@ class Plan:
         return sum(len(t.cells) for t in self.tasks)
 
 
+def param_sets(base: dict[str, Any], axes: dict[str, list[Any]], order: list[str]) -> list[dict[str, Any]]:
+    """One parameter dict per point of the Cartesian product of ``axes`` (parameter -> values) over ``base``.
+
+    Deterministic: parameters vary in ``order`` (the denoiser's ``defaults`` order; the last one fastest), values
+    in the order given. No axes: ``[base]``. Points that coincide (a value repeating the default) appear once.
+    """
+    keys = [k for k in order if k in axes] + [k for k in axes if k not in order]
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for point in itertools.product(*(axes[k] for k in keys)):
+        p = {**base, **dict(zip(keys, point))}
+        if params_key(p) not in seen:
+            seen.add(params_key(p))
+            out.append(p)
+    return out
+
+
 def make_plan(config: Config, plugins) -> Plan:
     """Resolve names and parameters (one-line errors for bad ones) and list every task of the run."""
     denoisers = parse_names(split_list(config.denoisers), plugins.denoisers)
     noise = parse_noise(split_list(config.noise), plugins.noise_models)
     metrics = parse_names(split_list(config.metrics), plugins.metrics)
-    overrides = parse_param_overrides(config.params, plugins.denoisers)
+    values = parse_param_values(config.params, plugins.denoisers)
+    swept = parse_sweep(config.sweep, denoisers, plugins.denoisers)
     metric_options = parse_metric_options(config.metric_options, plugins.metrics, metrics)
     metric_opts = tuple((m, tuple(sorted(o.items()))) for m, o in sorted(metric_options.items()))
     if config.quantize not in QUANTIZE:
@@ -53,18 +73,20 @@ def make_plan(config: Config, plugins) -> Plan:
     if not config.cell_timeout >= 0:
         raise DenoiseBenchError(f"--cell-timeout {config.cell_timeout}: pass seconds >= 0 (0: no limit)")
 
-    params: dict[tuple[str, str], dict[str, Any]] = {}
+    params: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for name in denoisers:
         cls = plugins.denoisers.get(name)
+        axes = {**(cls.param_grid if name in swept else {}), **values.get(name, {})}
         for spec in noise:
-            p = {**cls.default_params(spec), **overrides.get(name, {})}
-            try:
-                cls(**p)  # validate early: a bad value is a one-line error before anything runs
-            except DenoiseBenchError:
-                raise
-            except Exception:
-                pass  # a broken constructor becomes an error row when the cell runs
-            params[(name, spec.key)] = p
+            sets = param_sets(cls.default_params(spec), axes, list(cls.defaults))
+            for p in sets:
+                try:
+                    cls(**p)  # validate early: a bad value is a one-line error before anything runs
+                except DenoiseBenchError:
+                    raise
+                except Exception:
+                    pass  # a broken constructor becomes an error row when the cell runs
+            params[(name, spec.key)] = sets
 
     plan = Plan(config, denoisers, noise, metrics, {})
     for ds_spec in config.datasets:
@@ -81,7 +103,7 @@ def make_plan(config: Config, plugins) -> Plan:
                         return Cell(label, image_id, spec, name, tuple(sorted(p.items())), rep, config.clip,
                                     config.seed, config.quantize)
 
-                    cells = [cell(NOISY, {})] + [cell(d, params[(d, spec.key)]) for d in denoisers]
+                    cells = [cell(NOISY, {})] + [cell(d, p) for d in denoisers for p in params[(d, spec.key)]]
                     plan.tasks.append(Task(ds_spec, image_id, spec, rep, config.clip, config.seed, tuple(cells),
                                            tuple(metrics), metric_opts, float(config.cell_timeout), config.quantize))
     return plan

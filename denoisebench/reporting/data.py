@@ -5,7 +5,9 @@ Deterministic: every grouping is sorted or follows the stored plan order, so the
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import pandas as pd
 
@@ -25,11 +27,49 @@ def setting_label(row) -> str:
 
 
 def load_cells(store: Store) -> pd.DataFrame:
+    """The run's cells, one row each, with ``setting`` and ``time`` columns. ``denoiser`` is the *method* a table
+    row shows: the registry name, or ``median[size=5]`` when that denoiser ran with more than one parameter set
+    within a noise setting (a sweep), so that different values are never averaged together; the registry name
+    is kept in ``base_denoiser``."""
     cells = store.cells()
     if len(cells):
         cells["setting"] = cells.apply(setting_label, axis=1)
         cells["time"] = cells["seconds"]
+    if "denoiser" in cells.columns:
+        cells["base_denoiser"] = cells["denoiser"]
+        if len(cells):
+            cells["denoiser"] = method_labels(cells)
     return cells
+
+
+def method_labels(cells: pd.DataFrame) -> pd.Series:
+    """Per row, ``name`` or — for a denoiser with several parameter sets within one noise setting —
+    ``name[key=value,...]`` naming the parameters that vary between those sets (in every setting alike)."""
+    labels = cells["denoiser"].copy()
+    for name, sub in cells[cells["denoiser"] != NOISY].groupby("denoiser", sort=True):
+        groups = [g["params"].unique() for _, g in sub.groupby(["dataset", "noise_key"], sort=True)]
+        if max(len(g) for g in groups) < 2:
+            continue
+        parsed = {text: json.loads(text or "{}") for text in sub["params"].unique()}
+        varying = sorted({k for g in groups for k in {k for t in g for k in parsed[t]}
+                          if len({json.dumps(parsed[t].get(k), sort_keys=True, default=str) for t in g}) > 1})
+        labels.loc[sub.index] = [
+            f"{name}[{','.join(f'{k}={_label_value(parsed[t].get(k))}' for k in varying)}]" for t in sub["params"]]
+    return labels
+
+
+def _label_value(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "none"}[value]
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _natural_key(text: str) -> tuple:
+    """Sort key putting ``median[size=3]`` before ``median[size=11]``."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)", text)
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts))
 
 
 def ok_cells(cells: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +93,11 @@ def primary_metric(cells: pd.DataFrame, meta: dict) -> str:
 
 def denoiser_order(cells: pd.DataFrame, plan: dict) -> list[str]:
     present = set(cells["denoiser"])
-    names = [NOISY] + [d for d in plan.get("denoisers", []) if d in present]
+    base = cells["base_denoiser"] if "base_denoiser" in cells.columns else cells["denoiser"]
+    methods = {}  # registry name -> its method labels (a swept denoiser has several), in parameter order
+    for label, name in sorted(set(zip(cells["denoiser"], base)), key=lambda lb: _natural_key(lb[0])):
+        methods.setdefault(name, []).append(label)
+    names = [NOISY] + [m for d in plan.get("denoisers", []) for m in methods.get(d, []) if m in present]
     return names + sorted(present - set(names))
 
 
@@ -135,3 +179,23 @@ def fmt_mean_std(values, spec: str) -> str:
 
 def fmt_ci(lo: float, hi: float, spec: str) -> str:
     return "n/a" if not (math.isfinite(lo) and math.isfinite(hi)) else f"[{spec.format(lo)}, {spec.format(hi)}]"
+
+
+def best_rows(values: list[float], higher: bool, spec: str, skip: set[int] = frozenset()) -> list[int]:
+    """Indices of the best finite values — every one that ties the best *at the printed precision* ``spec``."""
+    cand = [(v, i) for i, v in enumerate(values) if i not in skip and v is not None and math.isfinite(v)]
+    if not cand:
+        return []
+    top = (max if higher else min)(cand)[0]
+    return [i for v, i in cand if spec.format(v) == spec.format(top)]
+
+
+#: Δ % is not shown beyond this magnitude: the baseline is near zero and the percentage is noise
+PERCENT_LIMIT = 900.0
+
+
+def fmt_percent(pct: float) -> str:
+    """``+12.3%``; ``—`` when undefined or beyond ±:data:`PERCENT_LIMIT` (a near-zero baseline)."""
+    if pct is None or not math.isfinite(pct) or abs(pct) > PERCENT_LIMIT:
+        return "—"
+    return f"{pct:+.1f}%"

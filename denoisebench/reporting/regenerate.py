@@ -38,12 +38,28 @@ def regenerate(cells, config: dict, plan: dict, rows) -> Panel:
     noise = NoiseSpec.make(first["noise"], json.loads(first["noise_params"] or "{}"), first["noise_level"] or "")
     clip, seed, rep = bool(config.get("clip", True)), int(config.get("seed", 0)), int(first["repetition"])
     ok = [row for row in rows.itertuples() if row.status == "ok"]
-    task_cells = tuple(Cell(row.dataset, row.image_id, noise, row.denoiser,
-                            tuple(sorted(json.loads(row.params or "{}").items())), rep, clip, seed) for row in ok)
-    task = Task(ds_spec, first["image_id"], noise, rep, clip, seed, task_cells, ())
-    replay = replay_task(task, tuple(config.get("disable_plugins", ())))
-    panel = Panel(first["dataset"], first["image_id"], first["setting"], replay.clean, dict(replay.outputs),
-                  dict(replay.psnr), errors=dict(replay.errors))
+    # row.denoiser is the table's method label (``median[size=5]`` in a sweep); the worker needs the registry
+    # name, and keys its images by it, so a swept denoiser's parameter sets are replayed in separate tasks
+    layers: list[list] = []
+    for row in ok:
+        base = getattr(row, "base_denoiser", row.denoiser)
+        layer = next((lay for lay in layers if all(b != base for b, _ in lay)), None)
+        if layer is None:
+            layers.append(layer := [])
+        layer.append((base, row))
+    panel = None
+    for layer in layers or [[]]:
+        task_cells = tuple(Cell(row.dataset, row.image_id, noise, base,
+                                tuple(sorted(json.loads(row.params or "{}").items())), rep, clip, seed)
+                           for base, row in layer)
+        task = Task(ds_spec, first["image_id"], noise, rep, clip, seed, task_cells, ())
+        replay = replay_task(task, tuple(config.get("disable_plugins", ())))
+        if panel is None:
+            panel = Panel(first["dataset"], first["image_id"], first["setting"], replay.clean)
+        for base, row in layer:
+            for have, into in ((replay.outputs, panel.images), (replay.psnr, panel.psnr), (replay.errors, panel.errors)):
+                if base in have:
+                    into[row.denoiser] = have[base]
     for row in ok:
         stored = getattr(row, "psnr", None)
         if stored is not None and row.denoiser in panel.images:

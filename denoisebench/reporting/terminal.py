@@ -68,27 +68,32 @@ def column_widths(table: ReportTable, width: int) -> list[int] | None:
 
 
 def rich_table(table: ReportTable, width: int | None = None):
+    from rich.markup import escape
     from rich.table import Table
 
-    out = Table(title=table.title, title_justify="left", caption="; ".join(table.notes) or None,
-                caption_justify="left")
+    # text is data, not markup: a method label such as median[size=5] must print whole
+
+    out = Table(title=escape(table.title), title_justify="left",
+                caption=escape("; ".join(table.notes)) or None, caption_justify="left")
     widths = column_widths(table, width) if width else None
     for j, col in enumerate(table.columns):
-        out.add_column(col, justify="left" if j == 0 else "right", overflow="fold",
+        out.add_column(escape(col), justify="left" if j == 0 else "right", overflow="fold",
                        width=widths[j] if widths else None)
     for i, row in enumerate(table.rows):
-        out.add_row(*[f"[bold green]{v}[/]" if (i, j) in table.best else v for j, v in enumerate(row)])
+        out.add_row(*[f"[bold green]{escape(v)}[/]" if (i, j) in table.best else escape(v)
+                      for j, v in enumerate(row)])
     return out
 
 
 def print_report(report: Report, console=None, *, tables: list[str] | None = None, header: bool = True) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = console or Console()
     if header:
-        console.rule(report.title)
+        console.rule(escape(report.title))
         for line in report.header[:5]:
-            console.print(f"[dim]{line}[/]", highlight=False)
+            console.print(f"[dim]{escape(line)}[/]", highlight=False)
     for table in report.select(tables):
         for part in split_columns(table, console.width):
             console.print()
@@ -96,4 +101,4 @@ def print_report(report: Report, console=None, *, tables: list[str] | None = Non
     if report.failures:
         console.print(f"\n[yellow]{len(report.failures)} failed or incomplete cell(s); see report.md[/]")
         for line in report.failures[:5]:
-            console.print(f"[yellow]  {line}[/]", highlight=False)
+            console.print(f"[yellow]  {escape(line)}[/]", highlight=False)
