@@ -120,7 +120,8 @@ class Denoiser:
 
     - ``name`` — unique, stable, lower-case identifier (``[a-z0-9_]+``).
     - ``defaults`` — every parameter with its default value.
-    - ``param_grid`` — parameter -> list of values worth sweeping.
+    - ``param_grid`` — parameter -> list of values worth comparing: ``denoisebench run --sweep`` runs every
+      combination (one cell, and one table row, per parameter set).
     - ``handles_color`` — False means the harness denoises colour images channel by channel.
     - ``needs_noise_level`` — True for non-blind methods that read ``noise`` (a :class:`NoiseSpec`).
     - ``requires`` — distribution names needed at run time (reported when missing).

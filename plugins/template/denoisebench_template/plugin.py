@@ -18,7 +18,8 @@ class NLMeans(Denoiser):
     description = "non-local means (skimage.restoration.denoise_nl_means, fast mode), h = strength * sigma"
     # Every parameter with its default; `--param template_nlmeans.strength=0.6` overrides one.
     defaults = {"patch_size": 5, "patch_distance": 6, "strength": 0.8}
-    # Values worth sweeping; the conformance kit instantiates every combination.
+    # Values worth comparing: `denoisebench run --sweep` runs every combination (one table row each);
+    # the conformance kit instantiates every combination.
     param_grid = {"patch_size": [3, 5, 7], "strength": [0.6, 0.8, 1.0]}
     handles_color = True       # False: the harness passes colour images one channel at a time
     needs_noise_level = True   # True: `noise` (a NoiseSpec) is passed to denoise()
