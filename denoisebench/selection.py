@@ -266,10 +266,13 @@ def parse_param_overrides(items: tuple[str, ...], denoisers) -> dict[str, dict[s
     return out
 
 
-def parse_sweep(selection: tuple[str, ...] | list[str], selected: list[str], denoisers) -> list[str]:
-    """The denoisers whose ``param_grid`` a run sweeps: ``*`` (bare ``--sweep``) = every selected one, else the
-    names given (each must be selected). Unknown names are one-line errors."""
-    names = split_list(selection)
+def parse_sweep(selection: tuple[str, ...] | list[str] | str | bool, selected: list[str], denoisers) -> list[str]:
+    """The denoisers whose ``param_grid`` a run sweeps: ``*`` (bare ``--sweep``; ``True`` from Python) = every
+    selected one, else the names given (each must be selected; a string may list several, comma-separated).
+    Unknown names are one-line errors."""
+    if selection is True:
+        selection = ("*",)
+    names = split_list((selection,) if isinstance(selection, str) else selection or ())
     if not names:
         return []
     if "*" in names:

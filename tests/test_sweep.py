@@ -108,6 +108,15 @@ def test_sweep_expands_param_grid_of_selected_denoisers():
     assert [c.param_dict["sigma"] for c in _cells_of_task(task, "gaussian")] == [0.5, 0.8, 1.0, 1.5, 2.0]
 
 
+def test_parse_sweep_accepts_a_string_or_true():
+    from denoisebench.selection import parse_sweep
+
+    selected = ["median", "gaussian", "mean"]
+    assert parse_sweep("mean,median", selected, PLUGINS.denoisers) == ["median", "mean"]
+    assert parse_sweep(True, selected, PLUGINS.denoisers) == selected
+    assert parse_sweep((), selected, PLUGINS.denoisers) == []
+
+
 def test_param_values_replace_the_grid_axis_they_name():
     plan = make_plan(Config(denoisers=("switching_median",), sweep=("*",),
                             params=("switching_median.detection=adaptive",), **SMALL), PLUGINS)
