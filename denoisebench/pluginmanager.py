@@ -15,6 +15,9 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 import re
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,8 @@ from denoisebench.registry import Provider, Registry
 ENTRY_POINT_GROUP = "denoisebench"
 CORE_DISTRIBUTION = "denoisebench"
 DISABLE_ENV = "DENOISEBENCH_DISABLE_PLUGINS"
+#: seconds a plugin's import (or a registration hook) may take before it is stopped and reported
+IMPORT_TIMEOUT_ENV = "DENOISEBENCH_IMPORT_TIMEOUT"
 
 REGISTRATION_HOOKS = {
     "denoisers": "denoisebench_register_denoisers",
@@ -89,6 +94,57 @@ class Plugins:
         return problems
 
 
+class PluginAborted(Exception):
+    """A plugin's import or registration hook exited, raised KeyboardInterrupt, or hung past the time limit."""
+
+
+class _Hung(BaseException):
+    pass
+
+
+@contextmanager
+def guarded(what: str, seconds: float | None = None):
+    """Contain what plugin code may do to this process while it is imported or registers: ``sys.exit``
+    (SystemExit), a ``KeyboardInterrupt`` it raises itself (the user's Ctrl-C still stops the command) and a hang
+    (stopped after ``seconds``, default :data:`IMPORT_TIMEOUT_ENV` or 60 s, where SIGALRM exists and this is the
+    main thread) become :class:`PluginAborted` saying so. A plugin that kills the interpreter outright
+    (``os._exit``, a segfault) is beyond any in-process guard."""
+    if seconds is None:
+        try:
+            seconds = float(os.environ.get(IMPORT_TIMEOUT_ENV, "60"))
+        except ValueError:
+            seconds = 60.0
+    where = "during import" if what == "import" else f"in {what}"
+    user_interrupt = []
+    alarm = bool(seconds) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if alarm:
+        def on_alarm(signum, frame):
+            raise _Hung
+
+        def on_int(signum, frame):
+            user_interrupt.append(True)
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGALRM, on_alarm), signal.signal(signal.SIGINT, on_int)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) or exc.code is None else repr(exc.code)
+        raise PluginAborted(f"exited with code {code or 0} {where} (sys.exit)") from None
+    except KeyboardInterrupt:
+        if user_interrupt:
+            raise
+        raise PluginAborted(f"raised KeyboardInterrupt {where}") from None
+    except _Hung:
+        raise PluginAborted(f"timed out after {seconds:g} s {where}") from None
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
+
+
 def disabled_from_env() -> set[str]:
     return {p.strip() for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip()}
 
@@ -147,11 +203,14 @@ def _register(plugins: Plugins, candidates, disable: set[str]) -> None:
             st.status, st.reason = "disabled", "disabled by --disable-plugin / " + DISABLE_ENV
             continue
         try:
-            # not isinstance(source, md.EntryPoint): once anything imports the importlib_metadata backport
-            # (dask does), entry_points() returns importlib_metadata.EntryPoint objects
-            obj = source.load() if is_entry_point else source
+            with guarded("import"):
+                # not isinstance(source, md.EntryPoint): once anything imports the importlib_metadata backport
+                # (dask does), entry_points() returns importlib_metadata.EntryPoint objects
+                obj = source.load() if is_entry_point else source
             _check_hook_names(obj)
             plugins.pm.register(obj, name=st.name)
+        except PluginAborted as exc:
+            st.status, st.reason = "error", str(exc)
         except Exception as exc:
             st.status, st.reason = "error", f"failed to load: {type(exc).__name__}: {exc}"
 
@@ -166,8 +225,11 @@ def _fill_registries(plugins: Plugins) -> None:
             if st.status != "ok":
                 continue
             try:
-                with registry.providing(st.provider) as skipped:
+                with registry.providing(st.provider) as skipped, guarded(hook):
                     impl.function(registry=registry)
+            except PluginAborted as exc:
+                _drop(plugins, st, str(exc))
+                continue
             except Exception as exc:
                 reason = str(exc) if isinstance(exc, DenoiseBenchError) else f"{type(exc).__name__}: {exc}"
                 _drop(plugins, st, f"{hook} failed: {reason}")

@@ -7,6 +7,7 @@ skips the cells already done (``ok``, ``skipped``, ``unavailable``) and redoes f
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from denoisebench.errors import StoreError
 from denoisebench.results import DONE_STATUSES, CellResult
 
 STORE_NAME = "results.sqlite"
+LOCK_NAME = "run.lock"
 SCHEMA_VERSION = 1
 
 CELL_COLUMNS = (
@@ -29,6 +31,53 @@ CREATE TABLE IF NOT EXISTS cells ({", ".join(c + (" TEXT PRIMARY KEY" if c == "k
 CREATE TABLE IF NOT EXISTS metrics (key TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
                                     PRIMARY KEY (key, metric));
 """
+
+
+class RunLock:
+    """An exclusive lock on a run directory while cells run in it (``flock`` on ``run.lock``, which names the
+    holder's PID): a second ``run`` on the same directory refuses with one line instead of computing every cell
+    again. Released when the holder ends, however it ends; re-entrant within a process."""
+
+    _held: dict[str, list] = {}  # resolved path -> [fd, count]
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir).resolve() / LOCK_NAME
+
+    def __enter__(self) -> RunLock:
+        key = str(self.path)
+        if key in self._held:
+            self._held[key][1] += 1
+            return self
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): unlocked, as before
+            self._held[key] = [None, 1]
+            return self
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # an unwritable run directory: Store says so in one line
+            self._held[key] = [None, 1]
+            return self
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreError(f"{self.path.parent}: another denoisebench run (PID {holder}) is running in this run "
+                             "directory; wait for it to finish, or pass another --output") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._held[key] = [fd, 1]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        entry = self._held[str(self.path)]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._held[str(self.path)]
+            if entry[0] is not None:
+                os.close(entry[0])  # closing the descriptor releases the flock
 
 
 class Store:

@@ -11,7 +11,12 @@ from denoisebench.errors import ConfigError
 
 
 def make_executor(name: str, *, jobs: int = 1, disable: tuple[str, ...] = (), plugins=None, **options):
-    """``plugins``: the caller's loaded plugins, reused by in-process execution (local executor, jobs == 1)."""
+    """``plugins``: the caller's loaded plugins: plugins that failed to load there are not loaded again by the
+    workers (a plugin that hangs at import costs its time once); plugin objects that exist only in the caller's
+    memory (tests) make the local executor fork its workers so that they inherit them."""
+    if plugins is not None:
+        failed = [k for k, s in plugins.status.items() if s.status == "error" and k == s.name]
+        disable = (*disable, *(k for k in failed if k not in disable))
     if name == "local":
         from denoisebench.engine.local import LocalExecutor
 

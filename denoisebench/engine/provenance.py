@@ -12,6 +12,7 @@ from typing import Any
 from denoisebench import metricmeta
 from denoisebench.config import Config
 from denoisebench.datasets import dataset_label
+from denoisebench.engine.child import worker_threads
 from denoisebench.engine.grid import Plan
 from denoisebench.errors import StoreError
 from denoisebench.protocols import describe
@@ -38,6 +39,8 @@ def provenance(plugins, config: Config) -> dict[str, Any]:
         "plugins": {s.name: {"distribution": s.distribution, "version": s.version, "status": s.status,
                              "reason": s.reason} for s in plugins.status.values()},
         "seed": config.seed,
+        # every worker process (local, -j N, dask) pins this intra-op thread count: values do not depend on -j
+        "worker_threads": worker_threads(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -10,12 +10,19 @@ from collections.abc import Callable
 
 from denoisebench.engine.grid import Plan
 from denoisebench.results import CellResult
-from denoisebench.store import Store
+from denoisebench.store import RunLock, Store
 
 
 def execute(plan: Plan, store: Store, executor, plugins,
             on_result: Callable[[CellResult], None] | None = None) -> dict[str, int]:
-    """Run the cells not yet done; write each finished cell; return counts by status for this invocation."""
+    """Run the cells not yet done; write each finished cell; return counts by status for this invocation.
+
+    Holds the run directory's :class:`~denoisebench.store.RunLock` meanwhile: a second run on it refuses."""
+    with RunLock(store.run_dir):
+        return _execute(plan, store, executor, plugins, on_result)
+
+
+def _execute(plan, store, executor, plugins, on_result) -> dict[str, int]:
     done = store.done_keys()
     pending = []
     for task in plan.tasks:
