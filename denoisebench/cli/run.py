@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -9,6 +10,11 @@ from denoisebench.config import Config
 from denoisebench.errors import ConfigError, StoreError
 from denoisebench.protocols import PROTOCOLS, QUANTIZE, apply_protocol
 from denoisebench.selection import split_list
+
+#: seconds one denoiser or metric call may take by default before it is stopped (a hang never stalls a run)
+DEFAULT_CELL_TIMEOUT = 900.0
+#: exit status of a run in which a cell ended as ``error`` or ``timeout`` (unless --allow-errors)
+EXIT_CELL_FAILURES = 3
 
 
 def add_parser(sub, add_global_options) -> None:
@@ -47,10 +53,15 @@ def add_parser(sub, add_global_options) -> None:
     clip.add_argument("--clip", dest="clip", action="store_true", help="clip noisy images to [0, 1] (default)")
     p.add_argument("--quantize", choices=QUANTIZE, help="score outputs as floats (none, default) or rounded to "
                                                          "8-bit levels (uint8, as --protocol kair)")
-    p.add_argument("--cell-timeout", type=float, default=0.0, metavar="SECONDS",
-                   help="stop a denoiser call after SECONDS and record the cell as 'timeout' (local executor; "
-                        "default 0: no limit); timed-out cells run again when the run is resumed")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
+                   help=f"stop a denoiser or metric call after SECONDS (its worker process is killed and replaced) "
+                        f"and record it as 'timeout' (default {DEFAULT_CELL_TIMEOUT:g} s; 0: no limit); timed-out "
+                        "cells run again when the run is resumed")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="worker processes: plugin code always runs in workers, never in this process (default 1; "
+                        "at most one per task)")
+    p.add_argument("--allow-errors", action="store_true",
+                   help=f"exit 0 even when cells end as error or timeout (default: exit {EXIT_CELL_FAILURES})")
     p.add_argument("--executor", default="local", choices=["local", "dask"], help="where cells run")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --executor dask: use the running dask scheduler at ADDRESS (tcp://HOST:PORT)")
@@ -122,32 +133,41 @@ def executor_options(args) -> dict:
 
 
 def run_command(args) -> int:
-    from rich.console import Console
-
     from denoisebench.engine.executors import make_executor
     from denoisebench.engine.grid import make_plan
     from denoisebench.engine.provenance import default_run_dir, open_store
     from denoisebench.engine.runner import pending_count
+    from denoisebench.reporting.console import make_console, show_line
     from denoisebench.reporting.files import write_report
     from denoisebench.reporting.tables import build_report
     from denoisebench.reporting.terminal import print_report
+    from denoisebench.store import RunLock
 
-    console = Console(stderr=False)
+    console = make_console()
     plugins = args.plugins
     config = config_from_args(args)
     plan = make_plan(config, plugins)
     run_dir = Path(args.output or args.from_run or default_run_dir(config))
     executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins, plugins=plugins,
                              **executor_options(args))
-    store = open_store(run_dir, config, plugins, plan)
+    if config.executor == "local" and config.jobs > (os.cpu_count() or 1):
+        show_line(console, f"warning: -j {config.jobs} is more than the {os.cpu_count()} CPU cores here; the "
+                           "workers will compete for them", "yellow")
+    lock = RunLock(run_dir)
+    lock.__enter__()  # a second run on this directory refuses here, before it records anything
+    try:
+        store = open_store(run_dir, config, plugins, plan)
+    except BaseException:
+        lock.__exit__(None, None, None)
+        raise
     try:
         todo = pending_count(plan, store)
         if not args.quiet:
-            console.print(f"run directory: [bold]{run_dir}[/]  ({plan.n_cells} cells, {todo} to run; "
-                          f"{len(plan.denoisers)} denoisers × {len(plan.noise)} noise settings × "
-                          f"{len(plan.tasks) // max(1, len(plan.noise) * config.repetitions)} images)")
+            show_line(console, f"run directory: {run_dir}  ({plan.n_cells} cells, {todo} to run; "
+                               f"{len(plan.denoisers)} denoisers × {len(plan.noise)} noise settings × "
+                               f"{len(plan.tasks) // max(1, len(plan.noise) * config.repetitions)} images)")
             for st in plugins.errors:
-                console.print(f"[yellow]plugin {st.name}: {st.reason}[/]", highlight=False)
+                show_line(console, f"plugin {st.name}: {st.reason}", "yellow")
         t0 = time.perf_counter()
         counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
         elapsed = time.perf_counter() - t0
@@ -155,11 +175,18 @@ def run_command(args) -> int:
         write_report(report, run_dir, figures=not args.no_figures)
         if not args.quiet:
             print_report(report, console)
-            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
-            console.print(f"\n{summary} in {elapsed:.1f} s; report: {run_dir / 'report.md'}")
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
+        show_line(console, ("" if args.quiet else "\n") + f"{summary} in {elapsed:.1f} s; report: "
+                           f"{run_dir / 'report.md'}")
     finally:
         store.close()
         executor.close()
+        lock.__exit__(None, None, None)
+    failed = counts.get("error", 0) + counts.get("timeout", 0)
+    if failed and not args.allow_errors:
+        show_line(console, f"{failed} cells failed (error or timeout; see the report's error table, or pass "
+                           f"--allow-errors to exit 0); re-run the same command to retry them only", "red")
+        return EXIT_CELL_FAILURES
     return 0
 
 
@@ -168,24 +195,14 @@ def _execute_with_progress(plan, store, executor, plugins, todo, console, quiet)
 
     if quiet or todo == 0:
         return execute(plan, store, executor, plugins)
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from denoisebench.reporting.console import progress
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn(), TextColumn("[red]{task.fields[errors]} errors")]
-    with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("cells", total=todo, errors=0)
+    with progress(console, todo) as update:
         errors = 0
 
         def on_result(result):
             nonlocal errors
             errors += result.status == "error"
-            progress.update(bar, advance=1, errors=errors, description=f"{result.denoiser:>16}")
+            update(result.denoiser, errors)
 
         return execute(plan, store, executor, plugins, on_result)
