@@ -185,13 +185,15 @@ class Run:
         cells = self.cells()
         return {str(k): int(v) for k, v in cells["status"].value_counts().sort_index().items()} if len(cells) else {}
 
-    def report(self, *, chosen: str | None = None, reference: str | None = None, include_timing: bool = True):
+    def report(self, *, chosen: str | None = None, reference: str | None = None, include_timing: bool = True,
+               holm_family: str = "setting"):
         """The report (:class:`denoisebench.reporting.model.Report`: ``.header``, ``.tables``, ``.table(key)``),
-        built from the store; ``chosen`` / ``reference`` as ``denoisebench report --chosen/--reference``."""
+        built from the store; options as ``denoisebench report --chosen/--reference/--holm-family``."""
         from denoisebench.reporting.tables import build_report
 
         with self._store() as store:
-            return build_report(store, include_timing=include_timing, chosen=chosen, reference=reference)
+            return build_report(store, include_timing=include_timing, chosen=chosen, reference=reference,
+                                holm_family=holm_family)
 
     def write_report(self, *, figures: bool = True, **options: Any) -> list[Path]:
         """Write report.md, tables/*.csv and *.tex (and figures) into the run directory; returns the paths."""

@@ -67,6 +67,21 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def bootstrap_ci(values, level: float = 0.95, n_resamples: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and the two-sided ``level`` percentile-bootstrap interval of the mean (resampling the finite values
+    with replacement, ``n_resamples`` times, a fixed ``seed`` so a report is deterministic). The interval stays
+    inside the range of the values, so a non-negative quantity never gets a negative bound (NaN for n < 2);
+    = ``scipy.stats.bootstrap(method="percentile")`` up to resampling noise."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return (float(v.mean()) if v.size else math.nan), math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_resamples, v.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(v.mean()), float(lo), float(hi)
+
+
 def cohens_dz(a, b) -> float:
     """Cohen's d_z for paired samples: mean(a − b) / sd(a − b) (ddof=1); NaN if n < 2 or sd = 0."""
     a, b = _paired(a, b)

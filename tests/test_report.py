@@ -168,7 +168,7 @@ def test_failed_cells_are_counted_and_listed(tmp_path, run_dir):
 
 @pytest.mark.parametrize("width", [60, 80, 120])
 def test_terminal_tables_fit_the_width_without_cutting_values(report, width):
-    """Wide tables are split into parts that repeat the key column; no line is wider than the terminal and no
+    """Wide tables are split into parts that repeat the key columns; no line is wider than the terminal and no
     value is replaced by an ellipsis (every cell's text is still there, at most wrapped at spaces)."""
     import io
 
@@ -184,9 +184,12 @@ def test_terminal_tables_fit_the_width_without_cutting_values(report, width):
     flat = " ".join(buf.getvalue().split())
     for table in report.tables:
         parts = split_columns(table, width)
-        assert [c for p in parts for c in p.columns[1:]] == table.columns[1:]  # each column once, in order
-        assert all(p.columns[0] == table.columns[0] for p in parts)
+        k = table.keys  # every part repeats all key columns (pairwise: setting and denoiser)
+        assert [c for p in parts for c in p.columns[k:]] == table.columns[k:]  # each column once, in order
+        assert all(p.columns[:k] == table.columns[:k] for p in parts)
+        assert all([r[:k] for r in p.rows] == [r[:k] for r in table.rows] for p in parts)
         for row in table.rows:
             for cell in row[1:]:
                 assert " ".join(str(cell).split()) in flat or all(w in flat for w in str(cell).split())
     assert len(split_columns(report.tables[0], 10_000)) == 1
+    assert report.table("pairwise").keys == 2 and report.table("table2").keys == 2

@@ -19,6 +19,9 @@ def add_parser(sub, add_global_options) -> None:
                         "metric, PSNR when it ran)")
     p.add_argument("--chosen", metavar="DENOISER",
                    help="denoiser of Table 2 (default: the best by the primary metric, PSNR when it ran)")
+    p.add_argument("--holm-family", choices=["setting", "table"], default="setting",
+                   help="Holm correction families of the pairwise table: each noise setting (default: every "
+                        "denoiser vs the reference) or the whole table")
     p.set_defaults(func=report_command)
 
 
@@ -32,7 +35,7 @@ def report_command(args) -> int:
 
     with Store(args.run_dir) as store:
         report = build_report(store, include_timing=not args.no_timing, reference=args.reference,
-                              chosen=args.chosen)
+                              chosen=args.chosen, holm_family=args.holm_family)
     keys = [t.key for t in report.tables]
     for key in args.table or ():
         if not report.select([key]):

@@ -20,6 +20,8 @@ class ReportTable:
     data: Any = None
     notes: list[str] = field(default_factory=list)
     best: set[tuple[int, int]] = field(default_factory=set)
+    #: how many leading columns say which row is which (repeated in every part of a split table)
+    keys: int = 1
 
 
 @dataclass

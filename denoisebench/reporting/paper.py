@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from denoisebench import metricmeta, stats
@@ -15,9 +14,12 @@ from denoisebench.config import NOISY
 from denoisebench.reporting.data import (
     COUNTS,
     IMAGE_KEYS,
+    PERCENT_LIMIT,
+    best_rows,
     denoiser_order,
     fmt,
     fmt_ci,
+    fmt_percent,
     has_metric,
     noise_type_order,
     ok_cells,
@@ -54,10 +56,9 @@ def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1",
         rows.append(row)
         raw.append({"denoiser": name, **{m: means[(i, m)] for m, _ in metrics}, "n_images": t.n,
                     "t": t.statistic, "p_t": t.p, "F": f.statistic, "p_F": f.p, "reason": t.reason or f.reason})
+    noisy = {i for i, n in enumerate(names) if n == NOISY}
     for j, (m, _) in enumerate(metrics):
-        cand = [(means[(i, m)], i) for i, n in enumerate(names) if n != NOISY and np.isfinite(means[(i, m)])]
-        if cand:
-            best.add((max(cand)[1], j + 1))
+        best |= {(i, j + 1) for i in best_rows([means[(i, m)] for i in range(len(names))], True, "{:.4f}", noisy)}
     return ReportTable(
         "table1", "Table 1 — thresholded pixel classification (mean over images and noise settings)",
         ["denoiser"] + [label for _, label in metrics] + [f"p (t vs noisy, {test_metric})",
@@ -102,25 +103,37 @@ def table2(cells: pd.DataFrame, plan: dict, meta: dict, chosen: str, why: str) -
             before, after = wide[NOISY], wide[chosen]
             t, w = stats.paired_t(after, before), stats.wilcoxon(after, before)
             b, a = before.mean(), after.mean()
-            pct = stats.improvement_percent([a], [b], metricmeta.higher_is_better(meta, m))[0]
-            gain = a - b if meta.get(m, {}).get("unit") == "dB" else math.nan
-            rows.append([group, label, fmt(b, spec), fmt(a, spec), fmt(a - b, "{:+" + spec[2:]), fmt(pct, "{:+.1f}%"),
-                         "—" if math.isnan(gain) else fmt(gain, "{:+.2f}"),
+            higher = metricmeta.higher_is_better(meta, m)
+            gain = (a - b) if higher else (b - a)  # improvement: positive = better, for every metric
+            pct = stats.improvement_percent([a], [b], higher)[0]
+            db = a - b if meta.get(m, {}).get("unit") == "dB" else math.nan
+            rows.append([group, label, fmt(b, spec), fmt(a, spec), fmt(gain, "{:+" + spec[2:]), fmt_percent(pct),
+                         "—" if math.isnan(db) else fmt(db, "{:+.2f}"),
                          stats.fmt_p(t.p) if t.ok else t.reason, stats.fmt_p(w.p) if w.ok else w.reason])
             raw.append({"noise": group, "metric": m, "n_images": t.n, "before": b, "after": a, "delta": a - b,
-                        "percent": pct, "gain_db": gain, "t": t.statistic, "p_t": t.p, "wilcoxon_W": w.statistic,
-                        "p_wilcoxon": w.p})
+                        "improvement": gain, "percent": pct, "gain_db": db, "t": t.statistic, "p_t": t.p,
+                        "wilcoxon_W": w.statistic, "p_wilcoxon": w.p})
     return ReportTable(
         "table2", f"Table 2 — before / after: noisy input vs {chosen}",
-        ["noise", "metric", "before", "after", "Δ", "Δ %", "gain (dB)", "p (paired t)", "p (Wilcoxon)"], rows,
-        pd.DataFrame(raw),
-        notes=[f"denoiser: {why}; before = the noisy input; per image the mean over the group's noise settings, "
-               "then the mean over images; % improvement sign-flipped for lower-is-better metrics; gain in dB for "
-               "metrics in dB; uncorrected"],
+        ["noise", "metric", "before", "after", "improvement", "improvement %", "gain (dB)", "p (paired t)",
+         "p (Wilcoxon)"], rows, pd.DataFrame(raw), keys=2,
+        notes=[f"denoiser: {why}; before = the noisy input; per image the mean over the group's noise settings "
+               "and repetitions, then the mean over images; improvement and improvement % are positive when the "
+               "denoiser is better, for every metric (after − before, or before − after where lower is better; "
+               f"% of |before|, — beyond ±{PERCENT_LIMIT:.0f} %: a near-zero baseline); gain in dB for metrics in "
+               "dB; uncorrected"],
     )
 
 
-def pairwise(cells: pd.DataFrame, plan: dict, meta: dict, ref: str, why: str, metric: str) -> ReportTable:
+#: Holm families of the pairwise table: "setting" (each noise setting, and "all settings", is one family: every
+#: denoiser vs the reference) or "table" (every row of the table is one family)
+HOLM_FAMILIES = ("setting", "table")
+
+
+def pairwise(cells: pd.DataFrame, plan: dict, meta: dict, ref: str, why: str, metric: str,
+             holm_family: str = "setting") -> ReportTable:
+    if holm_family not in HOLM_FAMILIES:
+        raise ValueError(f"holm_family {holm_family!r}: choose one of {', '.join(HOLM_FAMILIES)}")
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d not in (NOISY, ref)]
     groups = [(s, cells[cells["setting"] == s]) for s in setting_order(cells, plan)] + [("all settings", cells)]
     recs = []
@@ -135,8 +148,12 @@ def pairwise(cells: pd.DataFrame, plan: dict, meta: dict, ref: str, why: str, me
             recs.append({"setting": group, "denoiser": name, "reference": ref, "n_images": d["n"], **d,
                          "t": t.statistic, "p": t.p, "p_wilcoxon": w.p, "reason": t.reason})
     raw = pd.DataFrame(recs)
-    if len(raw):
+    if len(raw) and holm_family == "table":
         raw["p_holm"] = stats.holm(raw["p"])
+    elif len(raw):
+        raw["p_holm"] = raw.groupby("setting", sort=False)["p"].transform(lambda p: stats.holm(p.to_numpy()))
+    family = ("each noise setting (and 'all settings') is one family: every denoiser vs the reference"
+              if holm_family == "setting" else "the whole table is one family (every row one test)")
     rows = [[r["setting"], r["denoiser"], str(r["n_images"]), fmt(r["mean_diff"], "{:+.3f}"),
              fmt_ci(r["ci_low"], r["ci_high"], "{:+.3f}"), fmt(r["dz"], "{:+.2f}"), fmt(r["t"], "{:.2f}"),
              stats.fmt_p(r["p"]), stats.fmt_p(r["p_holm"]), stats.fmt_p(r["p_wilcoxon"])] for r in recs and
@@ -146,10 +163,10 @@ def pairwise(cells: pd.DataFrame, plan: dict, meta: dict, ref: str, why: str, me
         "pairwise", f"Pairwise — each denoiser vs {ref} ({metricmeta.label(meta, metric, unit=False)}, paired by "
                     "image)",
         ["noise setting", "denoiser", "n", f"mean diff{unit}", "95 % CI", "d_z", "t", "p", "p (Holm)",
-         "p (Wilcoxon)"], rows, raw,
+         "p (Wilcoxon)"], rows, raw, keys=2,
         notes=[f"reference: {why}; diff = denoiser − reference; 'all settings' uses each image's mean over the "
-               "settings; Holm correction over the whole table (every row is one test of the family); n/a = fewer "
-               "than 2 pairs or zero variance"],
+               f"settings and repetitions; Holm correction: {family} (--holm-family); n/a = fewer than 2 pairs or "
+               "zero variance"],
     )
 
 

@@ -17,11 +17,14 @@ from denoisebench.config import NOISY
 from denoisebench.reporting.data import (
     IMAGE_KEYS,
     PAIR_KEYS,
+    PERCENT_LIMIT,
+    best_rows,
     choose_denoisers,
     denoiser_order,
     fmt,
     fmt_ci,
     fmt_mean_std,
+    fmt_percent,
     has_metric,
     load_cells,
     ok_cells,
@@ -52,7 +55,7 @@ def table4(cells: pd.DataFrame, plan: dict, meta: dict, include_timing: bool = T
                 mrow.append(math.nan)
                 continue
             per_image = sub.groupby(IMAGE_KEYS)[m].mean().dropna()
-            mean, lo, hi = stats.mean_ci(per_image)
+            mean, lo, hi = stats.bootstrap_ci(per_image)
             sd = sub[m].std(ddof=1) if sub[m].notna().sum() > 1 else math.nan
             row.append(f"{fmt_mean_std(sub[m], spec)} {fmt_ci(lo, hi, spec)}")
             mrow.append(sub[m].mean() if sub[m].notna().any() else math.nan)
@@ -61,16 +64,16 @@ def table4(cells: pd.DataFrame, plan: dict, meta: dict, include_timing: bool = T
         rows.append(row)
         means.append(mrow)
     best = set()
-    for j, (_m, _, _, higher) in enumerate(metrics):
-        col = [(means[i][j], i) for i, n in enumerate(names) if n != NOISY and not math.isnan(means[i][j])]
-        if col:
-            best.add(((max if higher else min)(col)[1], j + 2))
+    noisy = {i for i, n in enumerate(names) if n == NOISY}
+    for j, (_m, _, spec, higher) in enumerate(metrics):
+        best |= {(i, j + 2) for i in best_rows([row[j] for row in means], higher, spec, noisy)}
     return ReportTable(
         "table4", "Table 4 — overall comparison (mean ± std over cells [95 % CI over images])",
         ["denoiser", "cells"] + [label for _, label, _, _ in metrics], rows, pd.DataFrame(raw),
         notes=["every metric of the run, in each metric's declared order; best mean per column in bold (noisy "
-               "input excluded; direction as each metric declares it); std over all cells (images × settings); "
-               "95 % CI: t interval over per-image means (unit = image)"
+               "input excluded; direction as each metric declares it; ties at the printed precision all marked); "
+               "std over all cells (images × settings); 95 % CI: percentile bootstrap of the mean of per-image "
+               "means (unit = image; 4000 resamples, fixed seed), so it stays inside the values' range"
                + ("; time = denoiser wall time per image" if include_timing else "; timings omitted")],
         best=best,
     )
@@ -107,12 +110,14 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
             if sub.empty:
                 row.append("n/a")
                 continue
-            mean, lo, hi = stats.mean_ci(sub["percent"])
-            row.append(f"{sub['percent'].mean():+.1f}% ({spec.format(sub['delta'].mean())}{unit})")
-            raw.append({"setting": setting, "denoiser": name, "n": len(sub), "percent_mean": mean,
-                        "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": sub["delta"].mean(),
-                        "before_mean": sub["before"].mean(), "after_mean": sub["after"].mean()})
-        wide = paired_wide(cells[cells["setting"] == setting], metric)
+            # the unit is the image: repetitions of an image are averaged first
+            per_image = sub.groupby(IMAGE_KEYS)[["percent", "delta", "before", "after"]].mean()
+            mean, lo, hi = stats.mean_ci(per_image["percent"])
+            row.append(f"{fmt_percent(mean)} ({spec.format(per_image['delta'].mean())}{unit})")
+            raw.append({"setting": setting, "denoiser": name, "n": len(per_image), "percent_mean": mean,
+                        "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": per_image["delta"].mean(),
+                        "before_mean": per_image["before"].mean(), "after_mean": per_image["after"].mean()})
+        wide = paired_wide(cells[cells["setting"] == setting], metric, IMAGE_KEYS)
         cols = [n for n in names if n in wide.columns]
         matrix = wide[cols].to_numpy() if cols else np.empty((0, 0))
         tests = {"anova": stats.oneway_anova([wide[c].dropna() for c in cols]),
@@ -126,9 +131,10 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
     return ReportTable(
         f"table3_{metric}", f"Table 3 — {label} improvement over the noisy input, per noise setting",
         ["noise setting"] + names + ["one-way ANOVA F", "RM-ANOVA F", "Friedman χ²"], rows, pd.DataFrame(raw),
-        notes=[f"% = mean over images of (out − noisy) / |noisy| × 100 ({label}: "
-               f"{'higher' if higher else 'lower'} is better; sign flipped when lower is better); in "
-               f"brackets the mean {label} difference{unit}. Tests across the denoisers' per-image "
+        notes=[f"improvement % = mean over images of (out − noisy) / |noisy| × 100, positive = better ({label}: "
+               f"{'higher' if higher else 'lower'} is better); — where beyond ±{PERCENT_LIMIT:.0f} % (a near-zero "
+               f"noisy baseline); in brackets the mean {label} difference out − noisy{unit}. Unit = image: "
+               "repetitions are averaged within an image first, so n = images. Tests across the denoisers' per-image "
                f"{label}: one-way ANOVA (the paper's; ignores the pairing), repeated-measures ANOVA "
                "(statsmodels AnovaRM, images = subjects) and Friedman (scipy) respect it; uncorrected p",
                STAT_NOTE],
@@ -146,9 +152,7 @@ def per_setting(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> Rep
     for i, setting in enumerate(settings):
         vals = [grid.get((setting, n), np.nan) for n in names]
         rows.append([setting] + [fmt(v, spec) for v in vals])
-        cand = [(v if higher else -v, j) for j, (v, n) in enumerate(zip(vals, names)) if n != NOISY and np.isfinite(v)]
-        if cand:
-            best.add((i, max(cand)[1] + 1))
+        best |= {(i, j + 1) for j in best_rows(vals, higher, spec, {j for j, n in enumerate(names) if n == NOISY})}
     raw = grid.reset_index().rename(columns={metric: f"{metric}_mean"})
     return ReportTable(f"mean_{metric}", f"Mean {metricmeta.label(meta, metric)} per noise setting",
                        ["noise setting"] + names, rows, raw, best=best,
@@ -226,10 +230,11 @@ def run_metric_meta(store: Store, cells: pd.DataFrame) -> tuple[dict, str]:
 
 
 def build_report(store: Store, title: str | None = None, *, include_timing: bool = True,
-                 reference: str | None = None, chosen: str | None = None) -> Report:
+                 reference: str | None = None, chosen: str | None = None, holm_family: str = "setting") -> Report:
     """The report of a run, from its store. ``chosen``: Table 2's denoiser; ``reference``: the pairwise
     comparison's reference. Unless named, both are computed from the data (chosen = best by the primary metric,
-    reference = the second best) and the header says which and why."""
+    reference = the second best) and the header says which and why. ``holm_family``: the pairwise table's Holm
+    families, "setting" (each noise setting) or "table" (the whole table)."""
     from denoisebench.reporting import paper
 
     cells = load_cells(store)
@@ -254,7 +259,7 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
         report.tables.append(table4(cells, plan, meta, include_timing))
         if metrics and reference:
             notes.append(f"pairwise reference denoiser: {why_ref}")
-            report.tables.append(paper.pairwise(cells, plan, meta, reference, why_ref, metrics[0]))
+            report.tables.append(paper.pairwise(cells, plan, meta, reference, why_ref, metrics[0], holm_family))
         corr = paper.correlation_table(cells, metrics)
         if corr is not None:
             report.tables.append(corr)

@@ -21,25 +21,28 @@ def _min_width(texts: list[str]) -> int:
 
 
 def split_columns(table: ReportTable, width: int) -> list[ReportTable]:
-    """``table`` as parts no wider than ``width``; one part (the table itself) when it fits."""
-    if len(table.columns) <= 2:
+    """``table`` as parts no wider than ``width``; one part (the table itself) when it fits. Every part repeats
+    the table's key columns (``table.keys``: e.g. noise setting and denoiser)."""
+    nkeys = max(1, min(table.keys, len(table.columns) - 1))
+    if len(table.columns) <= nkeys + 1:
         return [table]
     need = [_min_width([c, *(r[j] for r in table.rows)]) + _COLUMN_COST for j, c in enumerate(table.columns)]
     if sum(need) + 1 <= width:
         return [table]
+    key_width = sum(need[:nkeys]) + 1
     groups: list[list[int]] = []
     current: list[int] = []
-    used = need[0] + 1
-    for j in range(1, len(table.columns)):
+    used = key_width
+    for j in range(nkeys, len(table.columns)):
         if current and used + need[j] > width:
             groups.append(current)
-            current, used = [], need[0] + 1
+            current, used = [], key_width
         current.append(j)
         used += need[j]
     groups.append(current)
     parts = []
     for k, cols in enumerate(groups, 1):
-        keep = [0, *cols]
+        keep = [*range(nkeys), *cols]
         index = {old: new for new, old in enumerate(keep)}
         parts.append(replace(
             table, title=f"{table.title} (part {k} of {len(groups)})",
