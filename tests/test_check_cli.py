@@ -130,3 +130,34 @@ def test_check_reports_identity_global_rng_and_unvalidated_parameters(tmp_path, 
     assert "numpy's global RNG" in row("global_rng", "no_global_rng")
     assert "size='abc' was accepted" in row("unvalidated", "parameter_validation")
     assert not [ln for ln in lines if "denoiser:unvalidated" in ln and "changes_input" in ln]
+
+
+CRASHING = '''
+import os, signal
+from denoisebench import hookimpl
+from denoisebench.interfaces import Denoiser
+
+class Crashy(Denoiser):
+    name = "crashy"
+    description = "segfaults on colour images, exits on gray ones"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        if noisy.ndim == 3:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        raise SystemExit(4)
+
+@hookimpl
+def denoisebench_register_denoisers(registry):
+    registry.add(Crashy)
+'''
+
+
+def test_check_runs_each_check_in_a_child_process(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    path = tmp_path / "crashy_plugin.py"
+    path.write_text(textwrap.dedent(CRASHING))
+    assert main(["check", str(path)]) == 1  # the checker survives and reports
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "denoiser:crashy" in out
+    assert "SystemExit: 4" in out or "exited with code 4" in out
+    assert "the check's process was killed by signal 11 (SIGSEGV) while running it" in out

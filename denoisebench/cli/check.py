@@ -36,6 +36,8 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                    help="option for the datasets checked (e.g. root=/data/sets); repeatable")
     p.add_argument("--failures-only", action="store_true", help="list only failing checks")
+    p.add_argument("--check-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="stop a check after SECONDS (each check runs in a child process; default 300, 0: none)")
     p.set_defaults(func=check_command)
 
 
@@ -144,9 +146,81 @@ def check_command(args) -> int:
             raise ConfigError(f"{target!r} is neither a plugin ({', '.join(names)}), a .py file or module, nor a "
                               f"registered denoiser, noise model, metric or dataset; see `denoisebench list`")
 
-    results = run_checks(subjects, plugins=plugins)
+    results = _isolated_checks(subjects, plugins, args.check_timeout) if _can_fork() else \
+        run_checks(subjects, plugins=plugins)
     _print(results, args.failures_only)
     return 1 if any(r.failed for r in results) else 0
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+
+    return "fork" in mp.get_all_start_methods()
+
+
+def _isolated_checks(subjects, plugins, timeout: float):
+    """Every check in a child process of its own (forked: it inherits the classes under test), so a component
+    that segfaults, exits or hangs fails that check with the reason and the other checks run."""
+    from denoisebench.testing.kit import as_subject, checks_for
+
+    results = []
+    for obj in subjects:
+        subject = as_subject(obj, plugins)
+        for name, func in checks_for(subject):
+            results.append(_check_in_child(subject, name, func, timeout))
+    return results
+
+
+def _check_in_child(subject, name, func, timeout: float):
+    import multiprocessing as mp
+    import os
+    import signal
+
+    from denoisebench.engine.pool import how_it_ended
+    from denoisebench.testing.kit import CheckResult
+
+    ctx = mp.get_context("fork")
+    ours, theirs = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_check, args=(theirs, subject, name, func), daemon=True)
+    proc.start()
+    theirs.close()
+    try:
+        if ours.poll(timeout or None):
+            try:
+                return ours.recv()
+            except EOFError:
+                pass
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join()
+            return CheckResult(subject.label, name, "fail", f"timed out after {timeout:g} s (the check's process "
+                                                            "was killed); pass a larger --check-timeout")
+        proc.join(5)
+        return CheckResult(subject.label, name, "fail", f"the check's process {how_it_ended(proc.exitcode)} "
+                                                        f"while running it (the component crashed it)")
+    finally:
+        ours.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
+def _child_check(conn, subject, name, func) -> None:
+    import faulthandler
+    import signal
+
+    from denoisebench.testing.kit import run_check
+
+    faulthandler.disable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        conn.send(run_check(subject, name, func))
+    except BaseException as exc:  # SystemExit / KeyboardInterrupt from the component: a failed check
+        from denoisebench.testing.kit import CheckResult
+
+        conn.send(CheckResult(subject.label, name, "fail", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
 
 
 def _print(results, failures_only: bool) -> None:
