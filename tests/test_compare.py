@@ -209,3 +209,31 @@ def test_quick_profile_config():
     assert quick.datasets == ("embedded:crop=128",) and quick.max_images == 4 and len(quick.noise) == 5
     own = config_from_args(parser.parse_args(["run", "--quick", "--max-images", "2", "--noise", "gaussian:15"]))
     assert own.max_images == 2 and own.noise == ("gaussian:15",) and own.datasets == quick.datasets
+
+
+def test_no_dataset_in_common_is_incomparable(tmp_path, baseline_file, capsys):
+    """A baseline of one dataset against a run of another: exit 3 ("cannot compare"), not a drift of missing
+    cells."""
+    other = tmp_path / "other"
+    assert main(["run", "--dataset", "embedded_color:crop=64", "--max-images", "1", "--noise", "gaussian:25",
+                 "--denoisers", "median", "--metrics", "psnr", "--quiet", "--no-figures", "--output",
+                 str(other)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(baseline_file), str(other)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no dataset in common" in err[0] and "embedded_color" in err[0]
+
+
+def test_long_change_lists_say_how_many_were_left_out(tmp_path, baseline_file, capsys, monkeypatch):
+    from denoisebench.cli import compare
+
+    monkeypatch.setattr(compare, "TERMINAL_ROWS", 3)
+    cand = edit_baseline(baseline_file, tmp_path / "c.jsonl",
+                         lambda o: None if "cell" in o and o["cell"]["denoiser"] != "noisy" else o)
+    dropped = sum(1 for line in baseline_file.read_text().splitlines()
+                  if '"denoiser":"median"' in line or '"denoiser":"mean"' in line)
+    assert dropped > 3
+    capsys.readouterr()
+    assert main(["compare", str(baseline_file), str(cand)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"… and {dropped - 3} more (all of them: --markdown FILE)" in out

@@ -214,6 +214,11 @@ def compare_sides(base: Side, cand: Side, tolerances: Tolerances | None = None, 
         return {k: v for k, v in cells.items() if k[4] in wanted}
 
     bcells, ccells = keep(base.cells), keep(cand.cells)
+    bsets, csets = {k[0] for k in bcells}, {k[0] for k in ccells}
+    if bsets and csets and not bsets & csets:
+        raise CompareError(f"cannot compare: no dataset in common — baseline {', '.join(sorted(bsets))}, candidate "
+                           f"{', '.join(sorted(csets))}; run the candidate on the baseline's dataset "
+                           f"(denoisebench run --from {base.source} --output DIR)")
     missing = sorted((k for k in bcells if k not in ccells), key=str)
     new = sorted((k for k in ccells if k not in bcells), key=str)
     # a cell whose only difference is its parameters: pair it up and compare its values too

@@ -125,10 +125,15 @@ def print_summary(result, console) -> None:
                    right=range(2, 7))
         rows = [[cell_label(mv.key, params=False), mv.metric, _fmt(mv.base), _fmt(mv.cand), _delta(mv),
                  mv.direction] for mv in result.moved[:TERMINAL_ROWS]]
-        show_table(console, f"moved values (first {TERMINAL_ROWS})", ("cell", "metric", "baseline", "candidate",
-                                                                      "Δ", ""), rows, styled=(5,), right=(2, 3, 4))
-    for line in _change_lines(result)[:TERMINAL_ROWS]:
+        title = (f"moved values (first {TERMINAL_ROWS} of {len(result.moved)}; all of them: --markdown FILE)"
+                 if len(result.moved) > TERMINAL_ROWS else "moved values")
+        show_table(console, title, ("cell", "metric", "baseline", "candidate", "Δ", ""), rows, styled=(5,),
+                   right=(2, 3, 4))
+    changes = _change_lines(result)
+    for line in changes[:TERMINAL_ROWS]:
         show_line(console, line, "yellow")
+    if len(changes) > TERMINAL_ROWS:
+        show_line(console, f"… and {len(changes) - TERMINAL_ROWS} more (all of them: --markdown FILE)", "yellow")
 
 
 def render_markdown(result) -> str:
