@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def add_parser(sub, add_global_options) -> None:
     p = sub.add_parser("report", help="re-render the report of a run directory from its store")
@@ -11,6 +13,7 @@ def add_parser(sub, add_global_options) -> None:
                    help="only this table: a number (1-4) or a key (table1, table1_confusion, table2, table3_psnr, "
                         "table3_ssim, table4, pairwise, pearson, correlation, mean_psnr, mean_ssim); repeatable")
     p.add_argument("--no-write", action="store_true", help="print only; do not rewrite report.md and CSVs")
+    p.add_argument("--summary-only", action="store_true", help="print only the summary (no tables)")
     p.add_argument("--no-figures", action="store_true", help="do not (re)draw the figures")
     p.add_argument("--no-timing", action="store_true",
                    help="leave timings out, so the same run renders byte-identical tables")
@@ -30,7 +33,7 @@ def report_command(args) -> int:
     from denoisebench.reporting.console import make_console
     from denoisebench.reporting.files import write_report
     from denoisebench.reporting.tables import build_report
-    from denoisebench.reporting.terminal import print_report
+    from denoisebench.reporting.terminal import print_report, print_summary
     from denoisebench.store import Store
 
     with Store(args.run_dir) as store:
@@ -40,7 +43,12 @@ def report_command(args) -> int:
     for key in args.table or ():
         if not report.select([key]):
             raise ConfigError(f"--table {key!r}: this run has tables {', '.join(keys) or '(none)'}")
-    print_report(report, make_console(), tables=args.table)
+    console = make_console()
+    if not args.summary_only:
+        print_report(report, console, tables=args.table)
     if not args.no_write:
         write_report(report, args.run_dir, figures=not args.no_figures, tables=args.table)
+    if args.summary_only or not args.table:
+        paths = [str(Path(args.run_dir) / n) for n in ("report.md", "report.html") if (Path(args.run_dir) / n).exists()]
+        print_summary(report, console, paths)
     return 0

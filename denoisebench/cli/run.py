@@ -74,6 +74,8 @@ def add_parser(sub, add_global_options) -> None:
                    help="re-run (resume) the configuration stored in RUN_DIR, or re-run a baseline file's "
                         "configuration into --output")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
+    p.add_argument("--summary-only", action="store_true",
+                   help="print only the summary at the end (best denoiser per noise type, failed cells), no tables")
     p.add_argument("--no-figures", action="store_true", help="write the report without figures (faster)")
     p.add_argument("--quick", action="store_true",
                    help="CI profile: 4 embedded images cropped to 128x128, one level per noise type (see "
@@ -140,7 +142,7 @@ def run_command(args) -> int:
     from denoisebench.reporting.console import make_console, show_line
     from denoisebench.reporting.files import write_report
     from denoisebench.reporting.tables import build_report
-    from denoisebench.reporting.terminal import print_report
+    from denoisebench.reporting.terminal import print_report, print_summary
     from denoisebench.store import RunLock
 
     console = make_console()
@@ -173,8 +175,11 @@ def run_command(args) -> int:
         elapsed = time.perf_counter() - t0
         report = build_report(store)
         write_report(report, run_dir, figures=not args.no_figures)
-        if not args.quiet:
+        if not args.quiet and not args.summary_only:
             print_report(report, console)
+        if not args.quiet:
+            paths = [str(run_dir / name) for name in ("report.md", "report.html") if (run_dir / name).exists()]
+            print_summary(report, console, paths)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
         show_line(console, ("" if args.quiet else "\n") + f"{summary} in {elapsed:.1f} s; report: "
                            f"{run_dir / 'report.md'}")

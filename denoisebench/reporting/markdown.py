@@ -22,7 +22,12 @@ def markdown_table(table: ReportTable) -> str:
 
 
 def render_markdown(report: Report, tables: list[str] | None = None) -> str:
-    parts = [f"# {report.title}", "", "## Conventions", ""]
+    parts = [f"# {report.title}", ""]
+    if report.summary:
+        parts += ["## Summary", "", "_best denoiser per noise type by mean per-image value; margin over the "
+                  "runner-up with a paired t-test on the images, * p < 0.05 (uncorrected)_", ""]
+        parts += [f"- {_cell(line)}" for line in report.summary] + [""]
+    parts += ["## Conventions", ""]
     parts += [f"- {_cell(line)}" for line in report.header]
     if not report.include_timing:
         parts.append("- timings omitted from this rendering (they differ between runs)")

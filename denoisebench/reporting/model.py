@@ -38,6 +38,8 @@ class Report:
     tables: list[ReportTable] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # failed cells, never silently dropped
+    #: the one-glance answer: best denoiser per noise type with its margin and significance, failed cells
+    summary: list[str] = field(default_factory=list)
     #: False: no timing numbers anywhere (they differ between runs), so the same store renders byte-identically
     include_timing: bool = True
     #: what renderers and figures need from the store (cells frame, config, plan); not rendered itself

@@ -27,8 +27,10 @@ from denoisebench.reporting.data import (
     fmt_percent,
     has_metric,
     load_cells,
+    noise_type_order,
     ok_cells,
     paired_wide,
+    ranking,
     run_metrics,
     setting_order,
 )
@@ -216,6 +218,35 @@ def failure_lines(cells: pd.DataFrame) -> list[str]:
     return out
 
 
+def summary_lines(cells: pd.DataFrame, plan: dict, meta: dict, alpha: float = 0.05) -> list[str]:
+    """One line per noise type and primary metric (the first two summary metrics: PSNR and SSIM when they ran):
+    the best denoiser by mean per-image value, its margin over the runner-up and whether a paired t-test on the
+    images finds it significant at ``alpha`` (marked ``*``); then the count of cells that are not ok."""
+    out = []
+    metrics = run_metrics(cells, meta)[:2]
+    for nt in noise_type_order(cells, plan):
+        sub = cells[cells["noise"] == nt]
+        for m in metrics:
+            wide = paired_wide(sub, m, IMAGE_KEYS)
+            names = [n for n in ranking(sub, plan, meta, m) if n in wide.columns]
+            if not names:
+                continue
+            spec, unit = metricmeta.value_format(meta, m), meta.get(m, {}).get("unit", "")
+            unit = f" {unit}" if unit else ""
+            best = names[0]
+            text = f"{nt} {metricmeta.label(meta, m, unit=False)}: {best} {spec.format(wide[best].mean())}{unit}"
+            if len(names) > 1:
+                second = names[1]
+                margin = abs(wide[best].mean() - wide[second].mean())
+                t = stats.paired_t(wide[best], wide[second])
+                verdict = f"p={stats.fmt_p(t.p)}{' *' if t.p < alpha else ''}, n={t.n}" if t.ok else t.reason
+                text += f", +{spec.format(margin)} over {second} ({verdict})"
+            out.append(text)
+    bad = int((cells["status"] != "ok").sum()) if len(cells) else 0
+    out.append(f"cells not ok: {bad} of {len(cells)}" + (" (listed in report.md)" if bad else ""))
+    return out
+
+
 def run_metric_meta(store: Store, cells: pd.DataFrame) -> tuple[dict, str]:
     """The run's stored metric metadata; for a run made before it was stored, the installed plugins' (with a
     one-line note saying so)."""
@@ -265,4 +296,6 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
             report.tables.append(corr)
         report.tables += [per_setting(cells, plan, meta, m) for m in metrics]
     report.header = header_lines(store, cells, notes)
+    if len(cells):
+        report.summary = summary_lines(cells, plan, meta)
     return report

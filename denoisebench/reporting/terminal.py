@@ -105,3 +105,18 @@ def print_report(report: Report, console=None, *, tables: list[str] | None = Non
         console.print(f"\n[yellow]{len(report.failures)} failed or incomplete cell(s); see report.md[/]")
         for line in report.failures[:5]:
             console.print(f"[yellow]  {escape(line)}[/]", highlight=False)
+
+
+def print_summary(report: Report, console=None, paths: list[str] | None = None) -> None:
+    """The one-glance answer, printed last: best denoiser per noise type, margin and significance, failed cells,
+    where the report files are."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = console or Console()
+    console.print()
+    console.rule("summary: best per noise type; paired t vs the runner-up, * p < 0.05")
+    for line in report.summary:
+        console.print(escape(line), highlight=False)
+    for path in paths or []:
+        console.print(f"report: {escape(path)}", highlight=False, soft_wrap=True)
