@@ -22,23 +22,33 @@ def make_console(*, stderr: bool = False) -> Any:
 
 
 def show_table(console: Any, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *,
-               styled: Sequence[int] = (), right: Sequence[int] = (), no_wrap: Sequence[int] = (0,)) -> None:
-    """Print a table; cells in columns ``styled`` are coloured by :data:`STATUS_STYLES`, ``right`` columns are
-    right-aligned, ``no_wrap`` columns never wrap (the others fold)."""
+               styled: Sequence[int] = (), right: Sequence[int] = (), keys: int = 1) -> None:
+    """Print a table that fits the console without breaking a word: columns get explicit widths (every column
+    at least its longest word), and a table too wide even so is split into parts that repeat the first ``keys``
+    columns, as report tables are. Cells in columns ``styled`` are coloured by :data:`STATUS_STYLES`, ``right``
+    columns are right-aligned."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(title), title_justify="left")
-    for j, col in enumerate(columns):
-        table.add_column(escape(col), overflow="fold", no_wrap=j in no_wrap, justify="right" if j in right else "left")
-    for row in rows:
-        cells = []
-        for j, value in enumerate(row):
-            text = escape(str(value))
-            style = STATUS_STYLES.get(str(value)) if j in styled else None
-            cells.append(f"[{style}]{text}[/]" if style else text)
-        table.add_row(*cells)
-    console.print(table)
+    from denoisebench.reporting.model import ReportTable
+    from denoisebench.reporting.terminal import column_widths, split_columns
+
+    whole = ReportTable("", title, list(columns), [[str(v) for v in row] for row in rows], keys=keys)
+    styled_names = {columns[j] for j in styled}
+    right_names = {columns[j] for j in right}
+    for part in split_columns(whole, console.width):
+        widths = column_widths(part, console.width)
+        table = Table(title=escape(part.title), title_justify="left")
+        for j, col in enumerate(part.columns):
+            table.add_column(escape(col), overflow="fold", width=widths[j] if widths else None,
+                             justify="right" if col in right_names else "left")
+        for row in part.rows:
+            cells = []
+            for col, value in zip(part.columns, row):
+                style = STATUS_STYLES.get(value) if col in styled_names else None
+                cells.append(f"[{style}]{escape(value)}[/]" if style else escape(value))
+            table.add_row(*cells)
+        console.print(table)
 
 
 def show_line(console: Any, text: str, style: str = "") -> None:
