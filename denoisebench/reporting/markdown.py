@@ -32,6 +32,10 @@ def render_markdown(report: Report, tables: list[str] | None = None) -> str:
     if not report.include_timing:
         parts.append("- timings omitted from this rendering (they differ between runs)")
     for table in report.select(tables):
+        if table.detail:
+            parts += ["", f"### {table.title}", "", f"_{len(table.rows)} rows: in `tables/{table.key}.csv` and "
+                      "report.html_"]
+            continue
         parts += ["", markdown_table(table)]
     if report.figures:
         parts += ["", "## Figures"]

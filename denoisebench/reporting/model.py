@@ -22,6 +22,8 @@ class ReportTable:
     best: set[tuple[int, int]] = field(default_factory=set)
     #: how many leading columns say which row is which (repeated in every part of a split table)
     keys: int = 1
+    #: a long detail table (e.g. per image): written to CSV and the HTML report, not printed or put in report.md
+    detail: bool = False
 
 
 @dataclass

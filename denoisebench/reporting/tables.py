@@ -295,6 +295,11 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
         if corr is not None:
             report.tables.append(corr)
         report.tables += [per_setting(cells, plan, meta, m) for m in metrics]
+        if metrics:
+            from denoisebench.reporting import perimage
+
+            report.tables += [t for t in (perimage.outliers(cells, plan, meta, metrics[0]),
+                                          perimage.per_image_table(cells, plan, meta, metrics[0])) if t is not None]
     report.header = header_lines(store, cells, notes)
     if len(cells):
         report.summary = summary_lines(cells, plan, meta)

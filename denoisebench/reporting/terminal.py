@@ -80,7 +80,7 @@ def rich_table(table: ReportTable, width: int | None = None):
                 caption=escape("; ".join(table.notes)) or None, caption_justify="left")
     widths = column_widths(table, width) if width else None
     for j, col in enumerate(table.columns):
-        out.add_column(escape(col), justify="left" if j == 0 else "right", overflow="fold",
+        out.add_column(escape(col), justify="left" if j < table.keys else "right", overflow="fold",
                        width=widths[j] if widths else None)
     for i, row in enumerate(table.rows):
         out.add_row(*[f"[bold green]{escape(v)}[/]" if (i, j) in table.best else escape(v)
@@ -98,6 +98,8 @@ def print_report(report: Report, console=None, *, tables: list[str] | None = Non
         for line in report.header[:5]:
             console.print(f"[dim]{escape(line)}[/]", highlight=False)
     for table in report.select(tables):
+        if table.detail and not tables:
+            continue
         for part in split_columns(table, console.width):
             console.print()
             console.print(rich_table(part, console.width))
