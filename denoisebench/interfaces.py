@@ -86,6 +86,8 @@ class NoiseModel:
     levels: ClassVar[dict[str, dict[str, Any]]] = {}
     #: the convention this model implements, shown in reports
     convention: ClassVar[str] = ""
+    #: the parameter a bare number sets in a noise spec (``gaussian:30`` = ``gaussian:sigma=30``); "" for none
+    main_param: ClassVar[str] = ""
 
     def __init__(self, *, clip: bool = True, **params: Any):
         self.params = check_params(f"noise model {self.name!r}", params, self.defaults)

@@ -118,7 +118,8 @@ def split_list(values: tuple[str, ...] | list[str] | None) -> list[str]:
 def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
     """Turn selection strings into noise specs.
 
-    ``gaussian`` -> all standard levels; ``gaussian:25`` / ``salt_pepper:10%`` -> a named level;
+    ``gaussian`` -> all standard levels; ``gaussian:25`` / ``salt_pepper:10%`` -> a named level; a bare number
+    that is not a level name sets the model's ``main_param`` (``gaussian:30`` = ``gaussian:sigma=30``);
     ``gaussian:sigma=30`` / ``mixed:sigma=15,amount=0.2`` -> explicit parameters (validated).
     Empty selection -> every registered model at its standard levels.
     """
@@ -128,14 +129,19 @@ def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
     for item in selection:
         name, _, rest = item.partition(":")
         cls = noise_models.get(name.strip())
+        main = getattr(cls, "main_param", "")
+        if rest and "=" not in rest and rest not in cls.levels and main and \
+                isinstance(parse_value(rest), (int, float)) and not isinstance(parse_value(rest), bool):
+            rest = f"{main}={rest}"  # gaussian:30 = gaussian:sigma=30 (a bare number sets the main parameter)
         if not rest:
             specs.extend(cls.standard_specs())
         elif "=" not in rest:
             if rest not in cls.levels:
                 raise ConfigError(
                     f"noise {item!r}: unknown level {rest!r} for {cls.name}; "
-                    f"choose one of {', '.join(cls.levels)} or pass parameters like {cls.name}:"
-                    + ",".join(f"{k}={v}" for k, v in cls.defaults.items())
+                    f"choose one of {', '.join(cls.levels)}"
+                    + (f", a number (its {main})" if main else "")
+                    + f" or pass parameters like {cls.name}:" + ",".join(f"{k}={v}" for k, v in cls.defaults.items())
                 )
             specs.append(NoiseSpec.make(cls.name, {**cls.defaults, **cls.levels[rest]}, rest))
         else:

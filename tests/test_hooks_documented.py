@@ -98,7 +98,9 @@ def test_importing_hookspecs_stays_light():
     import subprocess
     import sys
 
-    heavy = ("pandas", "denoisebench.registry", "denoisebench.results", "denoisebench.config")
+    # the annotations' modules (registry, results) are imported only for type checking; denoisebench.config is
+    # light and imported by the package's public API anyway
+    heavy = ("pandas", "denoisebench.registry", "denoisebench.results", "denoisebench.store")
     code = f"import sys, denoisebench.hookspecs; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"importing denoisebench.hookspecs imported {out.strip()}"

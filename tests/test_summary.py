@@ -47,4 +47,16 @@ def test_summary_only_prints_the_summary_at_80_columns(run_dir, capsys, monkeypa
     assert not any(line.startswith(("┏", "│")) for line in out)  # no tables
     assert any(line.startswith("gaussian PSNR: ") for line in out)
     assert all(len(line) <= 80 for line in out)
-    assert out[-1].startswith("report: ") and out[-1].endswith("report.md")
+    assert out[-1].startswith("report: ") and out[-1].endswith(("report.md", "report.html"))
+
+
+def test_plain_progress_lines_without_a_terminal(tmp_path, capsys, monkeypatch):
+    """Under nohup or in a CI log (stdout not a TTY) a run prints a plain progress line every N seconds."""
+    from denoisebench.reporting import console
+
+    monkeypatch.setattr(console, "PLAIN_EVERY", 0.0)
+    capsys.readouterr()
+    assert main(["run", "--denoisers", "median", "--noise", "gaussian:25", "--max-images", "2", "--metrics", "psnr",
+                 "--no-figures", "--summary-only", "--output", str(tmp_path / "r")]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("progress: ")]
+    assert lines[0].startswith("progress: 1/4 cells, 0 errors") and lines[-1].startswith("progress: 4/4 cells")

@@ -41,6 +41,7 @@ class Gaussian(NoiseModel):
     description = "additive white Gaussian noise"
     convention = "y = x + n, n ~ N(0, (sigma/255)^2); sigma in 0-255 units"
     defaults = {"sigma": 25.0}
+    main_param = "sigma"
     levels = {"15": {"sigma": 15.0}, "25": {"sigma": 25.0}, "50": {"sigma": 50.0}}
 
     def validate(self, params):
@@ -56,6 +57,7 @@ class Speckle(NoiseModel):
     description = "multiplicative Gaussian (speckle) noise, scikit-image's model"
     convention = "y = x + x*n, n ~ N(0, var) (scikit-image 'speckle'; MATLAB imnoise uses uniform n)"
     defaults = {"var": 0.04}
+    main_param = "var"
     levels = {"0.01": {"var": 0.01}, "0.04": {"var": 0.04}, "0.1": {"var": 0.1}}
 
     def validate(self, params):
@@ -72,6 +74,7 @@ class SaltPepper(NoiseModel):
     description = "impulse noise: pixels set to 1 (salt) or 0 (pepper)"
     convention = "each element becomes 1 w.p. amount*salt_ratio, 0 w.p. amount*(1-salt_ratio) (MATLAB/skimage s&p)"
     defaults = {"amount": 0.1, "salt_ratio": 0.5}
+    main_param = "amount"
     levels = {"10%": {"amount": 0.1}, "30%": {"amount": 0.3}, "50%": {"amount": 0.5}}
 
     def validate(self, params):
@@ -105,6 +108,7 @@ class Poisson(NoiseModel):
     description = "Poisson (shot) noise at a given peak photon count"
     convention = "y = Poisson(peak*x)/peak"
     defaults = {"peak": 16.0}
+    main_param = "peak"
     levels = {"64": {"peak": 64.0}, "16": {"peak": 16.0}, "4": {"peak": 4.0}}
 
     def validate(self, params):

@@ -73,6 +73,9 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--from", dest="from_run", metavar="RUN_DIR",
                    help="re-run (resume) the configuration stored in RUN_DIR, or re-run a baseline file's "
                         "configuration into --output")
+    p.add_argument("--dry-run", action="store_true",
+                   help="resolve every name, noise spec and parameter (one-line errors), print the grid's size and "
+                        "the run directory, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
     p.add_argument("--summary-only", action="store_true",
                    help="print only the summary at the end (best denoiser per noise type, failed cells), no tables")
@@ -150,6 +153,11 @@ def run_command(args) -> int:
     config = config_from_args(args)
     plan = make_plan(config, plugins)
     run_dir = Path(args.output or args.from_run or default_run_dir(config))
+    if args.dry_run:
+        show_line(console, f"dry run: {plan.n_cells} cells ({len(plan.denoisers)} denoisers × {len(plan.noise)} "
+                           f"noise settings × {len(plan.tasks) // max(1, len(plan.noise) * config.repetitions)} "
+                           f"images × {config.repetitions} repetition(s)); run directory {run_dir}")
+        return 0
     executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins, plugins=plugins,
                              **executor_options(args))
     if config.executor == "local" and config.jobs > (os.cpu_count() or 1):

@@ -5,6 +5,8 @@ with rich. Text is data, not markup: names such as ``median[size=5]`` print whol
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -58,9 +60,19 @@ def show_line(console: Any, text: str, style: str = "") -> None:
     console.print(f"[{style}]{escape(text)}[/]" if style else escape(text), highlight=False, soft_wrap=True)
 
 
+#: seconds between plain progress lines when the output is not a terminal (nohup, CI logs)
+PLAIN_EVERY = float(os.environ.get("DENOISEBENCH_PROGRESS_SECONDS", "30"))
+
+
 @contextmanager
 def progress(console: Any, total: int) -> Iterator[Callable[[str, int], None]]:
-    """A progress bar over ``total`` cells; yields ``update(description, errors)`` to call once per finished cell."""
+    """Progress over ``total`` cells; yields ``update(description, errors)`` to call once per finished cell.
+
+    On a terminal: a rich progress bar. Otherwise (a log file, CI): one plain line every :data:`PLAIN_EVERY`
+    seconds and one at the end, so a long unattended run still shows it is alive."""
+    if not console.is_terminal:
+        yield from _plain_progress(console, total)
+        return
     from rich.markup import escape
     from rich.progress import (
         BarColumn,
@@ -80,3 +92,26 @@ def progress(console: Any, total: int) -> Iterator[Callable[[str, int], None]]:
             bar.update(task, advance=1, errors=errors, description=escape(f"{description:>16}"))
 
         yield update
+
+
+def _plain_progress(console: Any, total: int) -> Iterator[Callable[[str, int], None]]:
+    start = last = time.monotonic()
+    state = {"done": 0, "errors": 0}
+
+    def line() -> None:
+        elapsed = time.monotonic() - start
+        left = elapsed / state["done"] * (total - state["done"]) if state["done"] else float("nan")
+        eta = f", about {left / 60:.1f} min left" if state["done"] and state["done"] < total else ""
+        console.print(f"progress: {state['done']}/{total} cells, {state['errors']} errors, "
+                      f"{elapsed:.0f} s elapsed{eta}", highlight=False, soft_wrap=True)
+
+    def update(description: str, errors: int) -> None:
+        nonlocal last
+        state["done"] += 1
+        state["errors"] = errors
+        if time.monotonic() - last >= PLAIN_EVERY:
+            last = time.monotonic()
+            line()
+
+    yield update
+    line()
