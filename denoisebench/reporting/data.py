@@ -152,6 +152,9 @@ def choose_denoisers(cells: pd.DataFrame, plan: dict, meta: dict, chosen: str | 
     def pick(name: str | None, rank: int, flag: str) -> tuple[str, str]:
         if name and name in order:
             return name, f"{name} ({flag} {name})"
+        swept = [n for n in order if name and n.startswith(name + "[")]  # a swept denoiser: its best setting
+        if swept:
+            return swept[0], f"{swept[0]} ({flag} {name}: its best parameter set by {what})"
         fallback = order[min(rank, len(order) - 1)] if order else ""
         nth = "best" if rank == 0 or len(order) == 1 else "second best"
         why = f"{fallback} ({nth} by {what})" if fallback else "no denoiser"
