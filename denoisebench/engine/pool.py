@@ -97,11 +97,9 @@ class Worker:
 
 
 def _spawn(disable, plugins, threads):
-    import denoisebench
-
     ours, theirs = socket.socketpair()
     fd = theirs.fileno()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(denoisebench.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # above the package
     deathsig = "1" if threading.current_thread() is threading.main_thread() else "0"
     code = (f"import sys; sys.path.insert(0, {root!r}); from denoisebench.engine.child import main; "
             f"main({fd}, {','.join(disable)!r}, {os.getpid()}, {deathsig!r}, {threads}, {sys.path!r})")
