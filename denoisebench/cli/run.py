@@ -178,6 +178,8 @@ def run_command(args) -> int:
                                f"{len(plan.tasks) // max(1, len(plan.noise) * config.repetitions)} images)")
             for st in plugins.errors:
                 show_line(console, f"plugin {st.name}: {st.reason}", "yellow")
+            for line in plugins.problems:  # entries skipped because another plugin registered the name first
+                show_line(console, line, "yellow")
         t0 = time.perf_counter()
         counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
         elapsed = time.perf_counter() - t0
