@@ -15,6 +15,11 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--no-write", action="store_true", help="print only; do not rewrite report.md and CSVs")
     p.add_argument("--summary-only", action="store_true", help="print only the summary (no tables)")
     p.add_argument("--no-figures", action="store_true", help="do not (re)draw the figures")
+    p.add_argument("--html", action="store_true",
+                   help="only re-render report.html (figures redrawn from the run's cache; no denoiser runs) and "
+                        "print its path")
+    p.add_argument("--figure-denoisers", action="append", metavar="NAMES",
+                   help="comma-separated denoisers the visual figure shows (default: every denoiser of the run)")
     p.add_argument("--no-timing", action="store_true",
                    help="leave timings out, so the same run renders byte-identical tables")
     p.add_argument("--reference", metavar="DENOISER",
@@ -30,10 +35,12 @@ def add_parser(sub, add_global_options) -> None:
 
 def report_command(args) -> int:
     from denoisebench.errors import ConfigError
-    from denoisebench.reporting.console import make_console
-    from denoisebench.reporting.files import write_report
+    from denoisebench.reporting.console import make_console, show_line
+    from denoisebench.reporting.figures import figure_denoisers, make_figures
+    from denoisebench.reporting.files import write_html, write_report
     from denoisebench.reporting.tables import build_report
     from denoisebench.reporting.terminal import print_report, print_summary
+    from denoisebench.selection import split_list
     from denoisebench.store import Store
 
     with Store(args.run_dir) as store:
@@ -44,10 +51,18 @@ def report_command(args) -> int:
         if not report.select([key]):
             raise ConfigError(f"--table {key!r}: this run has tables {', '.join(keys) or '(none)'}")
     console = make_console()
+    chosen = split_list(args.figure_denoisers) or None
+    if chosen:
+        figure_denoisers(report, chosen)  # an unknown name is a one-line error before anything is drawn
+    if args.html:  # only report.html (the figures are redrawn from the run's cache first)
+        if not args.no_figures:
+            report.figures = make_figures(report, args.run_dir, denoisers=chosen)
+        show_line(console, f"report: {write_html(report, args.run_dir)}")
+        return 0
     if not args.summary_only:
         print_report(report, console, tables=args.table)
     if not args.no_write:
-        write_report(report, args.run_dir, figures=not args.no_figures, tables=args.table)
+        write_report(report, args.run_dir, figures=not args.no_figures, tables=args.table, figure_denoisers=chosen)
     if args.summary_only or not args.table:
         paths = [str(Path(args.run_dir) / n) for n in ("report.md", "report.html") if (Path(args.run_dir) / n).exists()]
         print_summary(report, console, paths)

@@ -1,4 +1,5 @@
-"""Writing a report to a run directory: report.md, one CSV (raw numbers) and one LaTeX file per table, figures."""
+"""Writing a report to a run directory: report.md and report.html, one CSV (raw numbers) and one LaTeX file per
+table, figures (PNG + PDF)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from denoisebench.reporting.model import Report
 
 
 def write_report(report: Report, run_dir: str | Path, *, figures: bool = True,
-                 tables: list[str] | None = None) -> list[Path]:
+                 tables: list[str] | None = None, figure_denoisers: list[str] | None = None,
+                 html: bool = True) -> list[Path]:
     """Write ``tables/<key>.csv`` and ``tables/<key>.tex`` for the selected tables (all by default), the figures
-    in ``figures/`` (unless ``figures=False``) and ``report.md`` (always the whole report); returns the paths."""
+    in ``figures/`` (unless ``figures=False``; ``figure_denoisers``: the visual grid's denoisers, default all),
+    ``report.md`` and ``report.html`` (unless ``html=False``; both always the whole report); returns the paths."""
     run_dir = Path(run_dir)
     tables_dir = run_dir / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
@@ -28,9 +31,20 @@ def write_report(report: Report, run_dir: str | Path, *, figures: bool = True,
     if figures:
         from denoisebench.reporting.figures import make_figures
 
-        report.figures = make_figures(report, run_dir)
+        report.figures = make_figures(report, run_dir, denoisers=figure_denoisers)
         written += [run_dir / f.path for f in report.figures]
     md = run_dir / "report.md"
     md.write_text(render_markdown(report), encoding="utf-8")
     written.append(md)
+    if html:
+        written.append(write_html(report, run_dir))
     return written
+
+
+def write_html(report: Report, run_dir: str | Path) -> Path:
+    """``report.html``: the whole report in one self-contained file (figures and cached visual cells embedded)."""
+    from denoisebench.reporting.html import render_html
+
+    path = Path(run_dir) / "report.html"
+    path.write_text(render_html(report, run_dir), encoding="utf-8")
+    return path
