@@ -7,13 +7,14 @@ pixels pooled). A fixed threshold can be used instead with the metric option ``t
 ROC-AUC uses the output intensities as scores against the clean mask (rank formula, ties = half credit, equal to
 the Mann-Whitney U / (n1·n0), computed by counting against the sorted negatives). Undefined values (no positive pixel predicted, a one-class mask) are NaN.
 
-All nine metrics of one (clean, output) pair share one computation (a small cache keyed by the image bytes).
+All nine metrics of one (clean, output) pair share one computation (:func:`cached_classify`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -27,6 +28,9 @@ RULE = f"ground truth = clean > t, prediction = output > t, {OTSU}; ROC-AUC scor
 
 _CACHE: OrderedDict[tuple, dict[str, float]] = OrderedDict()
 _CACHE_SIZE = 32
+#: by identity of read-only arrays: (weakref clean, weakref output, values); holds no pixels
+_IDENTITY: OrderedDict[tuple, tuple] = OrderedDict()
+_IDENTITY_SIZE = 256
 
 
 def otsu_threshold(clean: np.ndarray) -> float:
@@ -77,7 +81,32 @@ def _digest(a: np.ndarray) -> bytes:
     return hashlib.blake2b(a.view(np.uint8), digest_size=16).digest() + str((a.shape, a.dtype.str)).encode()
 
 
+def clear_caches() -> None:
+    """Forget every cached classification (benchmarks measure the computation itself)."""
+    _IDENTITY.clear()
+    _CACHE.clear()
+
+
+def _frozen(a: np.ndarray) -> bool:
+    return isinstance(a, np.ndarray) and not a.flags.writeable
+
+
 def cached_classify(clean: np.ndarray, output: np.ndarray, threshold: float | None) -> dict[str, float]:
+    """:func:`classify`, computed once per (clean, output, threshold) for all nine metrics.
+
+    Read-only arrays (what the harness hands to metrics) are recognised by identity — weak references, so the
+    cache never keeps an image alive and never hashes pixels; writeable arrays (which could change between
+    calls) by a digest of their bytes."""
+    if _frozen(clean) and _frozen(output):
+        key = ("id", id(clean), id(output), threshold)
+        hit = _IDENTITY.get(key)
+        if hit is not None and hit[0]() is clean and hit[1]() is output:
+            return hit[2]
+        value = classify(clean, output, threshold)
+        _IDENTITY[key] = (weakref.ref(clean), weakref.ref(output), value)
+        if len(_IDENTITY) > _IDENTITY_SIZE:
+            _IDENTITY.popitem(last=False)
+        return value
     key = (_digest(clean), _digest(output), threshold)
     if key in _CACHE:
         _CACHE.move_to_end(key)

@@ -9,6 +9,7 @@ to score colour images on their BT.601 luma instead (the super-resolution / KAIR
 from __future__ import annotations
 
 import math
+import threading
 
 import cv2
 import numpy as np
@@ -23,17 +24,47 @@ SSIM_WIN, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
 SSIM_CROP = (SSIM_WIN - 1) // 2
 
 
-def _pair(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: elements per block of the float64 difference (64K: the fastest of 4K-512K measured here)
+_BLOCK = 1 << 16
+_BUFFERS = threading.local()
+
+
+def _check_pair(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ref, est = np.asarray(reference), np.asarray(estimate)
     if ref.shape != est.shape:
         raise ImageError(f"reference shape {ref.shape} != estimate shape {est.shape}; pass images of the same shape")
     check_image(ref, source="reference")
+    return ref, est
+
+
+def _pair(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ref, est = _check_pair(reference, estimate)
     return ref.astype(np.float64, copy=False), est.astype(np.float64, copy=False)
 
 
+def _diff_sum(reference: np.ndarray, estimate: np.ndarray, square: bool) -> tuple[float, int]:
+    """(sum of squared or absolute differences, count), exact in float64, without full-size float64 copies:
+    the difference is formed block by block in a reused per-thread buffer (no page faults per call)."""
+    ref, est = _check_pair(reference, estimate)
+    a, b = np.ravel(ref), np.ravel(est)
+    n = a.size
+    buf = getattr(_BUFFERS, "buf", None)
+    if buf is None:
+        buf = _BUFFERS.buf = np.empty(_BLOCK, dtype=np.float64)
+    total = 0.0
+    for start in range(0, n, _BLOCK):
+        d = buf[: min(_BLOCK, n - start)]
+        np.subtract(a[start:start + _BLOCK], b[start:start + _BLOCK], out=d, dtype=np.float64)
+        if square:
+            total += float(np.einsum("i,i->", d, d))
+        else:
+            total += float(np.abs(d, out=d).sum())
+    return total, n
+
+
 def mse(reference: np.ndarray, estimate: np.ndarray) -> float:
-    ref, est = _pair(reference, estimate)
-    return float(np.mean(np.square(ref - est)))
+    total, n = _diff_sum(reference, estimate, square=True)
+    return total / n
 
 
 def psnr(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -82,8 +113,8 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
 
 
 def mae(reference: np.ndarray, estimate: np.ndarray) -> float:
-    ref, est = _pair(reference, estimate)
-    return float(np.mean(np.abs(ref - est)))
+    total, n = _diff_sum(reference, estimate, square=False)
+    return total / n
 
 
 def _dot(u: np.ndarray, v: np.ndarray) -> float:

@@ -33,7 +33,9 @@ def load_cells(store: Store) -> pd.DataFrame:
     is kept in ``base_denoiser``."""
     cells = store.cells()
     if len(cells):
-        cells["setting"] = cells.apply(setting_label, axis=1)
+        level = cells["noise_level"].fillna("").astype(str)
+        params = cells["noise_params"].fillna("").astype(str)
+        cells["setting"] = cells["noise"] + " " + level.where(level != "", params)  # = setting_label, vectorised
         cells["time"] = cells["seconds"]
     if "denoiser" in cells.columns:
         cells["base_denoiser"] = cells["denoiser"]
