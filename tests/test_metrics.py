@@ -155,3 +155,38 @@ def test_channel_option_bad_value_is_one_line():
     assert "\n" not in str(err.value)
     assert "luma" in m.SSIM(channel="y").convention and "luma" not in m.SSIM().convention
     assert "all RGB" not in m.PSNR(channel="y").convention
+
+
+@pytest.mark.parametrize("shape", [(321, 481), (321, 481, 3), (7, 5)])
+def test_psnr_mse_mae_are_exact_float64_values(shape):
+    """The blocked float64 difference equals the textbook float64 computation (and skimage's PSNR on float64)."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from denoisebench.builtin.metrics import mae, mse, psnr
+
+    rng = np.random.default_rng(3)
+    x = rng.random(shape, dtype=np.float32)
+    y = np.clip(x + rng.normal(0, 0.1, shape).astype(np.float32), 0, 1)
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    assert mse(x, y) == pytest.approx(np.mean((x64 - y64) ** 2), rel=1e-13)
+    assert mae(x, y) == pytest.approx(np.mean(np.abs(x64 - y64)), rel=1e-13)
+    assert abs(psnr(x, y) - peak_signal_noise_ratio(x64, y64, data_range=1)) < 1e-12
+
+
+def test_classification_cache_by_identity_only_for_read_only_arrays():
+    from denoisebench.builtin import classification as cl
+
+    rng = np.random.default_rng(4)
+    clean = rng.random((40, 40), dtype=np.float32)
+    out = np.clip(clean + rng.normal(0, 0.2, clean.shape).astype(np.float32), 0, 1)
+    cl.clear_caches()
+    frozen_clean, frozen_out = clean.view(), out.view()
+    frozen_clean.flags.writeable = frozen_out.flags.writeable = False
+    first = cl.cached_classify(frozen_clean, frozen_out, None)
+    assert first == cl.classify(clean, out) and len(cl._IDENTITY) == 1
+    assert cl.cached_classify(frozen_clean, frozen_out, None) is first  # found again, not recomputed
+    # a writeable array may change between calls: never served from the identity cache
+    before = cl.cached_classify(clean, out, None)
+    out[:] = 1.0 - out
+    after = cl.cached_classify(clean, out, None)
+    assert after == cl.classify(clean, out) and after != before
