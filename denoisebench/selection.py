@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from denoisebench.errors import ConfigError, DatasetError, UnknownNameError
+from denoisebench.errors import ConfigError, DatasetError, UnknownNameError, did_you_mean
 from denoisebench.interfaces import NoiseSpec
 
 FOLDER = "folder"
@@ -239,8 +239,10 @@ def parse_param_values(items: tuple[str, ...] | list[str], denoisers) -> dict[st
         name, key = name.strip(), key.strip()
         cls = denoisers.get(name)
         if key not in cls.defaults:
+            close = did_you_mean(key, cls.defaults)
             raise ConfigError(
-                f"--param {item!r}: {name} has no parameter {key!r}; valid: {', '.join(cls.defaults) or '(none)'}"
+                f"--param {item!r}: {name} has no parameter {key!r}; " + (f"did you mean {close}? " if close else "")
+                + f"valid: {', '.join(cls.defaults) or '(none)'}"
             )
         pieces = split_values(text)
         if any(not piece.strip() for piece in pieces):

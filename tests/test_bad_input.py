@@ -55,3 +55,11 @@ def test_did_you_mean():
     assert did_you_mean("gausian", ["gaussian", "speckle"]) == "gaussian"
     assert did_you_mean("xyz", ["gaussian", "speckle"]) is None
     assert did_you_mean("anything", []) is None
+
+
+def test_unknown_denoiser_parameter_suggests_the_close_one(capsys):
+    from denoisebench.cli import main
+
+    assert main(["run", "--param", "median.sise=3", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no parameter 'sise'; did you mean size?" in err[0]
