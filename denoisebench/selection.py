@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,12 @@ def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
         return [spec for name in noise_models.names() for spec in noise_models.get(name).standard_specs()]
     specs: list[NoiseSpec] = []
     for item in selection:
-        name, _, rest = item.partition(":")
+        name, colon, rest = item.partition(":")
         cls = noise_models.get(name.strip())
         main = getattr(cls, "main_param", "")
+        if colon and not rest.strip():
+            raise ConfigError(f"noise {item!r}: nothing after ':'; pass {cls.name} for its standard levels, or a "
+                              f"level or parameters after the colon ({cls.name}:{next(iter(cls.levels), '')})")
         if rest and "=" not in rest and rest not in cls.levels and main and \
                 isinstance(parse_value(rest), (int, float)) and not isinstance(parse_value(rest), bool):
             rest = f"{main}={rest}"  # gaussian:30 = gaussian:sigma=30 (a bare number sets the main parameter)
@@ -150,7 +154,10 @@ def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
                 key, eq, value = pair.partition("=")
                 if not eq:
                     raise ConfigError(f"noise {item!r}: {pair!r} is not key=value; pass e.g. gaussian:sigma=30")
+                if key.strip() in params:
+                    raise ConfigError(f"noise {item!r}: {key.strip()} is given twice; pass each parameter once")
                 params[key.strip()] = parse_value(value.strip())
+                _finite(item, key.strip(), params[key.strip()], cls, value.strip())
             cls(**params)  # validates: one-line ParameterError
             # 25 and 25.0 are the same sigma: follow the default's type so identical specs get identical keys
             merged = {k: float(v) if isinstance(cls.defaults.get(k), float) and isinstance(v, int)
@@ -163,6 +170,20 @@ def parse_noise(selection: list[str], noise_models) -> list[NoiseSpec]:
             seen.add(spec.key)
             unique.append(spec)
     return unique
+
+
+def _finite(item: str, key: str, value: Any, cls, text: str) -> None:
+    """Refuse a noise parameter that reads as an infinite or NaN number (``Infinity``, ``1e400``, ``nan``)."""
+    if isinstance(value, bool):
+        return
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return
+    if not math.isfinite(number):
+        example = cls.defaults.get(key, 25)
+        raise ConfigError(f"noise {item!r}: {key}={text} is not a finite number; pass a finite value, e.g. "
+                          f"{cls.name}:{key}={example}")
 
 
 def parse_names(selection: list[str], registry) -> list[str]:

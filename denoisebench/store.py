@@ -33,6 +33,22 @@ CREATE TABLE IF NOT EXISTS metrics (key TEXT NOT NULL, metric TEXT NOT NULL, val
 """
 
 
+def _guarded(method):
+    """Turn SQLite's errors while reading or writing the store into one line saying what to do."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:  # sqlite3's, or pandas' DatabaseError wrapping it (read_sql_query)
+            if isinstance(exc, sqlite3.DatabaseError) or type(exc).__name__ == "DatabaseError":
+                raise self.failure(exc) from None
+            raise
+
+    return wrapper
+
+
 class RunLock:
     """An exclusive lock on a run directory while cells run in it (``flock`` on ``run.lock``, which names the
     holder's PID): a second ``run`` on the same directory refuses with one line instead of computing every cell
@@ -102,24 +118,40 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
+            if "malformed" in str(exc) or "full" in str(exc):
+                raise self.failure(exc) from None
             raise StoreError(f"{self.path}: not a readable results store ({exc}); pass another run directory") from None
         if create and self.get_meta("schema_version") is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
 
+    def failure(self, exc: Exception) -> StoreError:
+        text = str(exc)
+        if "full" in text:
+            return StoreError(f"{self.path}: cannot write the results store: {text}; free some space and re-run the "
+                              "same command to resume (every cell written so far is kept)")
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return StoreError(f"{self.path}: the results store is corrupt ({text}); it is left as it is: start a "
+                              "fresh run directory (--output NEW_DIR), or restore a copy of this one")
+        return StoreError(f"{self.path}: cannot use the results store ({type(exc).__name__}: {text})")
+
     # -------------------------------------------------------------------------------------------- meta
+    @_guarded
     def set_meta(self, name: str, value: Any) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(value, sort_keys=True)))
 
+    @_guarded
     def get_meta(self, name: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return json.loads(row[0]) if row else default
 
     # -------------------------------------------------------------------------------------------- cells
+    @_guarded
     def done_keys(self) -> set[str]:
         marks = ",".join("?" * len(DONE_STATUSES))
         return {r[0] for r in self.db.execute(f"SELECT key FROM cells WHERE status IN ({marks})", DONE_STATUSES)}
 
+    @_guarded
     def write(self, result: CellResult) -> None:
         """Commit one finished cell (replacing an earlier failed attempt of the same cell)."""
         row = result.to_dict()
@@ -136,11 +168,13 @@ class Store:
                 [(result.key, m, v) for m, v in sorted(result.metrics.items())],
             )
 
+    @_guarded
     def count(self, status: str | None = None) -> int:
         if status is None:
             return self.db.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
         return self.db.execute("SELECT COUNT(*) FROM cells WHERE status = ?", (status,)).fetchone()[0]
 
+    @_guarded
     def cells(self):
         """All cells as a DataFrame (one row per cell), sorted by identity, with metric columns pivoted in."""
         import pandas as pd

@@ -264,3 +264,34 @@ def test_lpips_order_independent(tmp_path, plugins):
         other = stored_values(run_grid(tmp_path / f"s{n}", plugins, config=config, shuffle=seed))[1]
         assert [k for k, _, _ in one] == [k for k, _, _ in other]
         assert one == other
+
+
+NEURAL = Config(datasets=("embedded:crop=32",), denoisers=("cnn", "hybrid"), metrics=("psnr", "ssim", "mse"),
+                noise=("gaussian:25",), max_images=2, seed=3)
+
+
+def test_neural_denoisers_identical_with_one_two_workers_and_dask(tmp_path, plugins):
+    """Every worker process pins the same intra-op thread count (recorded in the provenance), so torch's
+    convolutions give the same bits with -j 1, -j 2 and on dask workers."""
+    missing = [d for d in NEURAL.denoisers if d not in plugins.denoisers]
+    if missing:
+        pytest.skip(f"neural plugin not installed ({', '.join(missing)})")
+    one = stored_values(run_grid(tmp_path / "one", plugins, config=NEURAL))
+    with Store(tmp_path / "one") as store:
+        assert store.count("ok") == store.count() == 2 * 3
+        assert store.get_meta("provenance")[-1]["worker_threads"] == 1
+    assert one == stored_values(run_grid(tmp_path / "two", plugins, config=NEURAL, jobs=2))
+    distributed = pytest.importorskip("distributed")
+    assert distributed
+    from denoisebench.engine.dask_executor import DaskExecutor
+
+    config = replace(NEURAL, executor="dask")
+    plan = make_plan(config, plugins)
+    store = open_store(tmp_path / "dask", config, plugins, plan)
+    executor = DaskExecutor(workers=2, local_directory=str(tmp_path / "scratch"))
+    try:
+        execute(plan, store, executor, plugins)
+    finally:
+        store.close()
+        executor.close()
+    assert one == stored_values(tmp_path / "dask")

@@ -86,7 +86,28 @@ def add_parser(sub, add_global_options) -> None:
     p.set_defaults(func=run_command)
 
 
+#: options that select what a run computes: --from re-runs a stored selection, so they cannot go with it
+SELECTION_OPTIONS = {"denoisers": None, "noise": None, "dataset": None, "metrics": None, "param": [],
+                     "sweep": None, "metric_option": [], "threshold": None, "seed": 0, "repetitions": 1,
+                     "max_images": 0, "protocol": "default", "clip": None, "quantize": None, "quick": False}
+
+
+def _check_from(args) -> None:
+    given = [k for k, default in SELECTION_OPTIONS.items() if getattr(args, k, default) != default]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"--from {args.from_run} re-runs its stored selection; {flags} cannot change it: drop "
+                          f"{flags}, or start a new run without --from")
+    if not Path(args.from_run).exists():
+        raise ConfigError(f"--from {args.from_run}: no such run directory or baseline file; pass a run directory "
+                          "written by `denoisebench run` or a baseline file (.jsonl)")
+
+
 def config_from_args(args) -> Config:
+    if args.from_run:
+        _check_from(args)
+    if args.max_images < 0:
+        raise ConfigError(f"--max-images {args.max_images}: pass a number of images >= 1 (0 or none: all of them)")
     if args.from_run and Path(args.from_run).is_file():  # a baseline file: re-run its pinned config elsewhere
         from denoisebench.baseline.file import config_from_baseline
 

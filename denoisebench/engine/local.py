@@ -3,6 +3,9 @@ default ``-j 1`` is one worker, never the main process). Isolation lives in :mod
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
 from collections.abc import Iterable, Iterator
 
 from denoisebench.engine.pool import WorkerPool
@@ -36,12 +39,44 @@ class LocalExecutor:
         tasks = list(tasks)
         if not tasks:
             return
-        pool = WorkerPool(min(self.jobs, len(tasks)), self.disable,
-                          self.plugins if inherits_plugins(self.plugins) else None)
-        try:
-            yield from pool.run(tasks)
-        finally:
-            pool.close()
+        size = min(self.jobs, len(tasks))
+        if inherits_plugins(self.plugins):  # forked workers are cheap, and must see this process as it is now
+            pool = WorkerPool(size, self.disable, self.plugins)
+            try:
+                yield from pool.run(tasks)
+            finally:
+                pool.close()
+            return
+        yield from _warm_pool(size, self.disable).run(tasks)
 
     def close(self) -> None:
-        pass
+        """Stop the warm workers (they are kept for the next run in this process until then)."""
+        close_warm_pool()
+
+
+#: the spawned pool of the last run in this process, kept warm for the next one (a Python session or a test suite
+#: running many small runs pays the workers' start-up once), with what it was started for
+_WARM: dict[str, tuple[tuple, WorkerPool]] = {}
+
+
+def _warm_pool(size: int, disable: tuple[str, ...]) -> WorkerPool:
+    from denoisebench.engine.child import THREADS_ENV
+    from denoisebench.pluginmanager import DISABLE_ENV
+
+    key = (size, disable, tuple(sys.path), os.environ.get(DISABLE_ENV), os.environ.get(THREADS_ENV))
+    held = _WARM.get("pool")
+    if held is not None and held[0] == key and all(w.exit_code(0) is None for w in held[1].workers):
+        return held[1]
+    close_warm_pool()
+    pool = WorkerPool(size, disable)
+    _WARM["pool"] = (key, pool)
+    return pool
+
+
+def close_warm_pool() -> None:
+    held = _WARM.pop("pool", None)
+    if held is not None:
+        held[1].close()
+
+
+atexit.register(close_warm_pool)
