@@ -76,9 +76,15 @@ def load_image(path: str | Path, *, gray: bool | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file; pass the path of an existing image")
-    data = np.fromfile(str(path), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:  # PermissionError, an I/O error
+        raise ImageError(f"{path}: cannot read the file ({exc.strerror or exc}); check its permissions") from None
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if arr is None:
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise ImageError(f"{path}: a {path.suffix.lower()} file that cannot be decoded (truncated or corrupt"
+                             f"{', empty' if not data.size else ''}); replace it with an intact copy")
         raise ImageError(f"{path}: not a readable image; pass one of {', '.join(IMAGE_SUFFIXES)}")
     if arr.ndim == 3:
         if arr.shape[2] == 4:

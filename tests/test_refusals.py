@@ -89,3 +89,24 @@ def test_disk_full_while_writing_is_one_line_and_the_store_stays_intact(finished
     assert store.count() == cells and store.count("ok") == cells
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     store.close()
+
+
+def test_truncated_image_is_named_as_such(tmp_path, capsys):
+    from denoisebench.images import load_image, save_image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    import numpy as np
+
+    save_image(folder / "a.png", np.full((32, 32), 0.5, np.float32))
+    data = (folder / "a.png").read_bytes()
+    (folder / "b.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(Exception, match=r"b.png: a .png file that cannot be decoded \(truncated or corrupt\)"):
+        load_image(folder / "b.png")
+
+
+def test_unwritable_output_paths_are_one_line(finished_run, capsys):
+    run_dir, _, _ = finished_run
+    bad = "/proc/version/out"  # not a directory, whoever runs the tests
+    one_line_error(capsys, ["baseline", "export", str(run_dir), bad + ".jsonl"], "/proc/version")
+    one_line_error(capsys, ["compare", str(run_dir), str(run_dir), "--markdown", bad + ".md"], "/proc/version")

@@ -1,7 +1,8 @@
 """The ``denoisebench`` command line: thin glue from arguments to Config, plugins, runner and reports.
 
 Each built-in sub-command lives in its own module exposing ``add_parser(subparsers)``; plugins add more through
-the ``denoisebench_add_commands`` hook. Errors derived from DenoiseBenchError print as one line (exit code 2);
+the ``denoisebench_add_commands`` hook. Errors derived from DenoiseBenchError, and OSErrors (an unreadable or
+unwritable path), print as one line (exit code 2); ``run`` exits 3 when a cell failed (see ``cli.run``);
 ``--debug`` shows the traceback instead.
 """
 
@@ -62,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"denoisebench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # an unreadable input or unwritable output path the command did not check itself
+        if pre.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"denoisebench: error: {where}{exc.strerror or exc}; check that the path exists and that you may "
+              "read (or write) it", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("denoisebench: interrupted; finished cells are saved, re-run the same command to resume",
               file=sys.stderr)
