@@ -61,7 +61,10 @@ def test_written_beside_report_md_and_self_contained(run_dir):
     panels = data["panels"]
     assert len(panels) == 4  # 2 images x the middle level of 2 noise types
     assert all(p["names"] == ["clean", "noisy", "median", "gaussian", "wiener"] for p in panels)
-    assert all(src.startswith("data:image/png;base64,") for p in panels for src in p["images"].values())
+    pool = data["pool"]  # each distinct image once (the clean image of every noise type's panel is the same)
+    assert all(uri.startswith("data:image/png;base64,") for uri in pool)
+    assert sorted({i for p in panels for i in p["images"].values()}) == list(range(len(pool)))
+    assert len(pool) == 2 + 4 * 4  # 2 clean images; noisy + 3 outputs per panel
 
 
 def test_report_html_flag_rerenders_only_the_page(run_dir, capsys):
@@ -247,7 +250,12 @@ def test_in_headless_chromium(run_dir, tmp_path):
         browser.click("#v-zin")
         transforms = browser.eval("Array.from(document.querySelectorAll('#viewer .vp img')).map(function(i){"
                                   "return i.style.transform})")
-        assert len(set(transforms)) == 1 and "scale(" in transforms[0] and len(transforms) == 7
+        assert len(transforms) == 7 and transforms[0] != transforms[2]  # the comparison is drawn larger
+        width = browser.eval("document.getElementById('v-ia').naturalWidth")
+        for t in transforms:  # every view shows the same part of the image: the centre half after one zoom step
+            tx, ty, scale = map(float, re.match(r"translate\(([-\d.e]+)px, ?([-\d.e]+)px\) scale\(([-\d.e]+)\)",
+                                                t).groups())
+            assert abs(-tx / scale - width / 4) < 1e-6 and abs(-ty / scale - width / 4) < 1e-6, t
         assert browser.eval("document.getElementById('v-zoom').textContent") == "zoom 2×"
         browser.eval("var s=document.getElementById('v-split');s.value='30';s.dispatchEvent(new Event('input'))")
         assert browser.eval("document.getElementById('v-top').style.clipPath") == "inset(0px 0px 0px 30%)"

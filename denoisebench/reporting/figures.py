@@ -139,7 +139,7 @@ def _visual_panels(report: Report, run_dir: Path, names: list[str], images_per_t
 
 
 def visual_grid(report: Report, path: Path, images_per_type: int | None = None, denoisers: list[str] | None = None,
-                max_columns: int = 6) -> str:
+                max_columns: int = 7) -> str:
     """Fig. 9: per image (middle level of each noise type) the clean image, the noisy input and each selected
     denoiser's output, wrapped into rows of at most ``max_columns`` tiles; PSNR under each tile; a zoomed inset."""
     plt = _plt()
@@ -163,7 +163,7 @@ def visual_grid(report: Report, path: Path, images_per_type: int | None = None, 
                  fontsize=8, fontweight="bold", va="bottom")
         tiles = [("clean", panel.clean, "reference")] + [
             (n, panel.images.get(n),
-             f"PSNR {panel.psnr[n]:.2f} dB" if n in panel.psnr else panel.errors.get(n, "not available")[:40])
+             f"PSNR {panel.psnr[n]:.2f} dB" if n in panel.psnr else panel.errors.get(n, "no ok cell here")[:40])
             for n in [NOISY, *names]]
         y0, x0, s = zoom_box(panel.clean)
         for k, (name, img, label) in enumerate(tiles):
@@ -177,7 +177,7 @@ def visual_grid(report: Report, path: Path, images_per_type: int | None = None, 
             edge = "black" if name == "clean" else look.get(name, {}).get("color", "black")
             for spine in ax.spines.values():
                 spine.set_edgecolor(edge)
-                spine.set_linewidth(1.6)
+                spine.set_linewidth(0.6 if name == "clean" else 1.8)
             if img is None:
                 ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=8)
                 ax.set_xlabel(label, fontsize=6)

@@ -23,6 +23,8 @@ from denoisebench.reporting.model import Report, ReportTable
 
 #: figures wider than this (pixels) are embedded downscaled (the 300-dpi PNG and the PDF stay beside the file)
 FIGURE_MAX_WIDTH = 1200
+#: an embedded figure PNG larger than this is embedded as a JPEG preview instead, when that is smaller
+JPEG_ABOVE = 300_000
 #: a table with more rows than this starts collapsed
 COLLAPSE_ROWS = 60
 _KNOWN_LISTS = {"header", "tables", "figures", "failures", "summary"}
@@ -37,9 +39,10 @@ def _png(array: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _figure_uri(path: Path) -> tuple[str, int] | None:
-    """A figure PNG as a data URI (downscaled to :data:`FIGURE_MAX_WIDTH`, 256 colours) and its display width
-    in CSS pixels (100 dpi); None if it cannot be read."""
+def _figure_uri(path: Path) -> tuple[str, int, str] | None:
+    """A figure PNG as a data URI (downscaled to :data:`FIGURE_MAX_WIDTH`; 256 colours, or a JPEG preview when
+    that is smaller than a PNG over :data:`JPEG_ABOVE` bytes), its display width in CSS pixels (100 dpi) and the
+    format; None if it cannot be read."""
     from PIL import Image
 
     try:
@@ -55,7 +58,13 @@ def _figure_uri(path: Path) -> tuple[str, int] | None:
     small = rgb.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     buf = io.BytesIO()
     small.save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), width
+    kind = "png"
+    if buf.tell() > JPEG_ABOVE:  # photographic content (the visual grid): a JPEG preview is far smaller
+        jpeg = io.BytesIO()
+        rgb.save(jpeg, "JPEG", quality=85)
+        if jpeg.tell() < buf.tell():
+            buf, kind = jpeg, "jpeg"
+    return f"data:image/{kind};base64," + base64.b64encode(buf.getvalue()).decode("ascii"), width, kind
 
 
 def _e(text) -> str:
@@ -91,24 +100,33 @@ def _lines(title: str, sid: str, lines: list[str]) -> str:
     return f'<section id="{sid}"><h2>{_e(title)}</h2><ul class="lines">{items}</ul></section>'
 
 
-def _viewer_data(report: Report, run_dir: Path | None) -> list[dict]:
+def _viewer_data(report: Report, run_dir: Path | None) -> tuple[list[dict], list[str]]:
+    """The viewer's panels (each image an index into the pool) and the pool of image data URIs."""
     if run_dir is None:
-        return []
+        return [], []
     from denoisebench.reporting.data import denoiser_order
     from denoisebench.reporting.regenerate import cached_panels
 
     cells, plan = report.context.get("cells"), report.context.get("plan") or {}
     order = denoiser_order(cells, plan) if cells is not None and len(cells) else []
     rank = {n: i for i, n in enumerate(order)}
-    out = []
+    out, pool, index = [], [], {}
+
+    def pooled(img: np.ndarray) -> int:  # the same image (a clean image shown for every noise type) once
+        uri = _png(img)
+        if uri not in index:
+            index[uri] = len(pool)
+            pool.append(uri)
+        return index[uri]
+
     for panel in cached_panels(run_dir):
         names = ["clean", *sorted(panel.images, key=lambda n: (rank.get(n, len(rank)), n))]
-        images = {"clean": _png(panel.clean), **{n: _png(img) for n, img in panel.images.items()}}
+        images = {"clean": pooled(panel.clean), **{n: pooled(img) for n, img in panel.images.items()}}
         h, w = panel.clean.shape[:2]
         out.append({"label": f"{panel.image_id} ({panel.dataset}) — {panel.setting}", "names": names,
                     "images": images, "psnr": {n: round(v, 2) for n, v in panel.psnr.items()},
                     "width": int(w), "height": int(h)})
-    return out
+    return out, pool
 
 
 def render_html(report: Report, run_dir: str | Path | None = None) -> str:
@@ -139,16 +157,18 @@ def render_html(report: Report, run_dir: str | Path | None = None) -> str:
         got = _figure_uri(run_dir / fig.path) if run_dir is not None else None
         if got is None:
             continue
-        uri, width = got
+        uri, width, kind = got
         vector = Path(fig.path).with_suffix(".pdf")
         link = (f' <a href="{_e(vector.as_posix())}">vector (PDF)</a>'
                 if run_dir is not None and (run_dir / vector).exists() else "")
+        if kind == "jpeg":
+            link += f" (embedded as a JPEG preview; {_e(fig.path)} is lossless, and the image viewer shows the exact images)"
         figs.append(f'<figure class="fig" id="f-{_slug(fig.key)}"><img src="{uri}" alt="{_e(fig.key)}" '
                     f'style="width:{width}px"><figcaption><b>{_e(fig.key)}</b>: {_e(fig.caption)}{link}</figcaption></figure>')
     if figs:
         sections.append('<section id="figures"><h2>Figures</h2>' + "".join(figs) + "</section>")
         toc.append(("figures", "Figures"))
-    panels = _viewer_data(report, run_dir)
+    panels, pool = _viewer_data(report, run_dir)
     if panels:
         sections.append(_VIEWER)
         toc.append(("viewer", "Image viewer"))
@@ -157,14 +177,14 @@ def render_html(report: Report, run_dir: str | Path | None = None) -> str:
     toc.append(("failures", "Failures"))
     nav = " · ".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in toc)
     tables_nav = "".join(f'<a href="#t-{_slug(t.key)}">{_e(t.key)}</a>' for t in report.tables)
-    data = json.dumps({"panels": panels}, separators=(",", ":")).replace("</", "<\\/")
+    data = json.dumps({"panels": panels, "pool": pool}, separators=(",", ":")).replace("</", "<\\/")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{_e(report.title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(report.title)}</h1><nav>{nav}</nav><nav class=\"tablenav\">{tables_nav}</nav></header>"
+        f"<header><h1>{_e(report.title)}</h1><nav>{nav}</nav></header><nav class=\"tablenav\">{tables_nav}</nav>"
         f"<main>{''.join(sections)}</main>"
         "<footer>Written by denoisebench; self-contained (no network). Sort: click a column header "
         "(again to reverse). Filter: type words.</footer>"
@@ -177,9 +197,9 @@ _CSS = """
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
 margin:0;padding:0 1.2rem 2rem;max-width:1400px}
 header{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:.4rem 0;z-index:5}
-h1{font-size:1.3rem;margin:.3rem 0}h2{font-size:1.15rem;margin:1.4rem 0 .5rem;border-bottom:1px solid var(--line)}
+h1{font-size:1.3rem;margin:.3rem 0}section,details.table,figure.fig{scroll-margin-top:4.5rem}h2{font-size:1.15rem;margin:1.4rem 0 .5rem;border-bottom:1px solid var(--line)}
 h3{display:inline;font-size:1rem;margin:0}nav a{color:var(--accent);text-decoration:none}
-nav.tablenav{font-size:12px;display:flex;flex-wrap:wrap;gap:.2rem .7rem}
+nav.tablenav{font-size:12px;display:flex;flex-wrap:wrap;gap:.2rem .7rem;margin-top:.4rem}nav.tablenav a{color:var(--accent)}
 ul.lines{margin:.2rem 0;padding-left:1.2rem}ul.lines li{margin:.1rem 0}
 details.table{margin:.8rem 0;border:1px solid var(--line);border-radius:6px;padding:.4rem .6rem}
 details.table>summary{cursor:pointer}span.rows,span.shown{color:var(--muted);font-size:12px;margin-left:.6rem}
@@ -193,7 +213,8 @@ table.data .best{font-weight:700;background:var(--best)}table.data tbody tr:hove
 p.note{color:var(--muted);font-size:12.5px;margin:.3rem 0}
 figure.fig{margin:1rem 0}figure.fig img{max-width:100%;height:auto;border:1px solid var(--line)}
 figcaption{color:var(--muted);font-size:12.5px}
-#viewer .controls{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;margin:.4rem 0}
+.vtop{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start;margin:.4rem 0 .8rem}
+#viewer .controls{display:flex;flex-direction:column;gap:.6rem;align-items:flex-start}
 #viewer select,#viewer button{font:inherit}
 .grid{display:flex;flex-wrap:wrap;gap:.6rem}.tile{margin:0}.tile figcaption{text-align:center}
 .vp{position:relative;overflow:hidden;border:1px solid var(--line);background:#222;cursor:grab;touch-action:none}
@@ -209,14 +230,14 @@ footer{color:var(--muted);font-size:12px;margin-top:2rem}
 _VIEWER = """<section id="viewer"><h2>Image viewer</h2>
 <p class="note">The visual cells (cached in figures/cache/ when the figures were drawn). Wheel or the zoom buttons:
 zoom every view together; drag: pan; double-click: reset. The slider compares two images at the same place.</p>
-<div class="controls"><label>cell <select id="v-panel"></select></label>
-<label>left <select id="v-a"></select></label><label>right <select id="v-b"></select></label>
-<label>split <input id="v-split" type="range" min="0" max="100" value="50"></label>
-<button id="v-zin" type="button">zoom +</button><button id="v-zout" type="button">zoom −</button>
-<button id="v-reset" type="button">reset</button><span id="v-zoom" class="rows"></span></div>
-<div class="vp cmp" id="v-cmp"><img id="v-ia" alt="left"><div class="top" id="v-top"><img id="v-ib" alt="right"></div>
-<div class="bar" id="v-bar"></div><span class="tag" id="v-ta" style="left:4px"></span>
+<div class="vtop"><div class="vp cmp" id="v-cmp"><img id="v-ia" alt="left"><div class="top" id="v-top">
+<img id="v-ib" alt="right"></div><div class="bar" id="v-bar"></div><span class="tag" id="v-ta" style="left:4px"></span>
 <span class="tag" id="v-tb" style="right:4px"></span></div>
+<div class="controls"><label>cell <select id="v-panel"></select></label>
+<label>left of the split <select id="v-a"></select></label><label>right of the split <select id="v-b"></select></label>
+<label>split <input id="v-split" type="range" min="0" max="100" value="50"></label>
+<span><button id="v-zin" type="button">zoom +</button> <button id="v-zout" type="button">zoom −</button>
+<button id="v-reset" type="button">reset</button> <span id="v-zoom" class="rows"></span></span></div></div>
 <div class="grid" id="v-grid"></div></section>"""
 
 _JS = r"""
@@ -261,33 +282,35 @@ if(fa)fa.addEventListener("input",function(){Array.prototype.forEach.call(boxes,
 window.denoisebench={sortTable:sortTable};
 
 var data=JSON.parse(document.getElementById("viewer-data").textContent||"{}");
-var panels=data.panels||[];
+var panels=data.panels||[],pool=data.pool||[];
 if(!panels.length||!document.getElementById("viewer"))return;
 var $=function(id){return document.getElementById(id);};
-var state={s:1,x:0,y:0},fit=1,cur=null,views=[];
+var state={s:1,x:0,y:0},fit=1,K=2,cur=null,views=[];
 function opt(sel,items,value){sel.innerHTML="";items.forEach(function(it,i){var o=document.createElement("option");
   o.value=String(it.v!==undefined?it.v:i);o.textContent=it.t;sel.appendChild(o);});if(value!==undefined)sel.value=value;}
 function label(p,n){return n+(p.psnr[n]!==undefined?" ("+p.psnr[n].toFixed(2)+" dB)":"");}
-function apply(){var t="translate("+state.x+"px,"+state.y+"px) scale("+(fit*state.s)+")";
-  views.forEach(function(img){img.style.transform=t;});$("v-zoom").textContent="zoom "+state.s+"\u00d7";}
+function apply(){views.forEach(function(v){v.img.style.transform="translate("+(state.x*v.k)+"px,"+(state.y*v.k)+
+  "px) scale("+(fit*v.k*state.s)+")";});$("v-zoom").textContent="zoom "+state.s+"\u00d7";}
 function clamp(){var w=cur.width*fit,h=cur.height*fit;state.x=Math.min(0,Math.max(w-w*state.s,state.x));
   state.y=Math.min(0,Math.max(h-h*state.s,state.y));}
 function zoomAt(f,cx,cy){var s=Math.max(1,Math.min(32,state.s*f));var k=s/state.s;
   state.x=cx-(cx-state.x)*k;state.y=cy-(cy-state.y)*k;state.s=s;clamp();apply();}
-function hook(vp){
-  vp.addEventListener("wheel",function(ev){ev.preventDefault();var r=vp.getBoundingClientRect();
-    zoomAt(ev.deltaY<0?2:0.5,ev.clientX-r.left,ev.clientY-r.top);},{passive:false});
+function hook(vp,k){  // k: this view's size relative to the tiles (the comparison is larger)
+  vp.addEventListener("wheel",function(ev){ev.preventDefault();var r=vp.getBoundingClientRect(),f=k();
+    zoomAt(ev.deltaY<0?2:0.5,(ev.clientX-r.left)/f,(ev.clientY-r.top)/f);},{passive:false});
   var drag=null;
   vp.addEventListener("pointerdown",function(ev){if(vp.id==="v-cmp"&&ev.shiftKey)return;
     drag={x:ev.clientX,y:ev.clientY,sx:state.x,sy:state.y};vp.setPointerCapture(ev.pointerId);});
-  vp.addEventListener("pointermove",function(ev){if(!drag)return;state.x=drag.sx+ev.clientX-drag.x;
-    state.y=drag.sy+ev.clientY-drag.y;clamp();apply();});
+  vp.addEventListener("pointermove",function(ev){if(!drag)return;var f=k();state.x=drag.sx+(ev.clientX-drag.x)/f;
+    state.y=drag.sy+(ev.clientY-drag.y)/f;clamp();apply();});
   vp.addEventListener("pointerup",function(){drag=null;});
   vp.addEventListener("dblclick",function(){state={s:1,x:0,y:0};apply();});
 }
-function size(vp){vp.style.width=Math.round(cur.width*fit)+"px";vp.style.height=Math.round(cur.height*fit)+"px";}
+function size(vp,k){vp.style.width=Math.round(cur.width*fit*k)+"px";vp.style.height=Math.round(cur.height*fit*k)+"px";}
+function one(){return 1;}function big(){return K;}
 function split(){var v=$("v-split").value;$("v-top").style.clipPath="inset(0 0 0 "+v+"%)";$("v-bar").style.left=v+"%";}
-function compare(){$("v-ia").src=cur.images[$("v-a").value];$("v-ib").src=cur.images[$("v-b").value];
+function src(n){return pool[cur.images[n]];}
+function compare(){$("v-ia").src=src($("v-a").value);$("v-ib").src=src($("v-b").value);
   $("v-ta").textContent=label(cur,$("v-a").value);$("v-tb").textContent=label(cur,$("v-b").value);}
 function show(i){
   cur=panels[i];fit=Math.min(2,Math.max(0.25,Math.min(320/cur.width,320/cur.height)));
@@ -296,12 +319,13 @@ function show(i){
   var best=cur.names.filter(function(n){return n!=="clean"&&n!=="noisy"&&cur.psnr[n]!==undefined;})
     .sort(function(a,b){return cur.psnr[b]-cur.psnr[a];})[0]||cur.names[cur.names.length-1];
   opt($("v-a"),items,cur.names.indexOf("noisy")>=0?"noisy":"clean");opt($("v-b"),items,best);
-  var grid=$("v-grid");grid.innerHTML="";views=[$("v-ia"),$("v-ib")];size($("v-cmp"));
+  K=Math.max(1,Math.min(2,640/(cur.width*fit)));
+  var grid=$("v-grid");grid.innerHTML="";views=[{img:$("v-ia"),k:K},{img:$("v-ib"),k:K}];size($("v-cmp"),K);
   cur.names.forEach(function(n){var f=document.createElement("figure");f.className="tile";
-    var vp=document.createElement("div");vp.className="vp";size(vp);var img=document.createElement("img");
-    img.src=cur.images[n];img.alt=n;img.draggable=false;vp.appendChild(img);f.appendChild(vp);
+    var vp=document.createElement("div");vp.className="vp";size(vp,1);var img=document.createElement("img");
+    img.src=src(n);img.alt=n;img.draggable=false;vp.appendChild(img);f.appendChild(vp);
     var c=document.createElement("figcaption");c.textContent=label(cur,n);f.appendChild(c);grid.appendChild(f);
-    views.push(img);hook(vp);});
+    views.push({img:img,k:1});hook(vp,one);});
   state={s:1,x:0,y:0};compare();split();apply();
 }
 opt($("v-panel"),panels.map(function(p){return {t:p.label};}),"0");
@@ -311,7 +335,7 @@ $("v-split").addEventListener("input",split);
 $("v-zin").addEventListener("click",function(){zoomAt(2,cur.width*fit/2,cur.height*fit/2);});
 $("v-zout").addEventListener("click",function(){zoomAt(0.5,cur.width*fit/2,cur.height*fit/2);});
 $("v-reset").addEventListener("click",function(){state={s:1,x:0,y:0};apply();});
-hook($("v-cmp"));
+hook($("v-cmp"),big);
 $("v-cmp").addEventListener("pointerdown",function(ev){if(!ev.shiftKey)return;var r=this.getBoundingClientRect();
   $("v-split").value=Math.round(100*(ev.clientX-r.left)/r.width);split();});
 show(0);

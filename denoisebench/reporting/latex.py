@@ -32,6 +32,8 @@ COLUMN_PAD_PT = 12.0
 #: a part up to this many times wider than the text is scaled down to it (font >= 1/SCALE_LIMIT) rather than
 #: split again
 SCALE_LIMIT = 1.25
+#: a text column wider than this wraps in a paragraph column of this width
+WRAP_PT = 150.0
 #: tables with more rows than this become a longtable (page breaks, header repeated)
 LONG_ROWS = 40
 
@@ -55,10 +57,10 @@ def caption_title(title: str) -> str:
 
 def key_columns(table: ReportTable) -> int:
     """How many leading columns identify a row (repeated in every part of a split table): the model's
-    ``key_columns`` when it has one, else the leading columns whose cells are text rather than numbers."""
-    given = getattr(table, "key_columns", None)
+    ``keys`` when it has them, else the leading columns whose cells are text rather than numbers."""
+    given = getattr(table, "keys", None)
     if isinstance(given, int) and given >= 1:
-        return min(given, len(table.columns))
+        return max(1, min(given, len(table.columns) - 1))
     n = 1
     while n < len(table.columns) - 1:
         values = [str(r[n]) for r in table.rows if n < len(r) and str(r[n]).strip()]
@@ -87,14 +89,31 @@ def _width(texts, bold: bool = False) -> float:
     return widest * (1.1 if bold else 1.0) + COLUMN_PAD_PT
 
 
-def _widths(table: ReportTable) -> list[float]:
+def _natural(table: ReportTable) -> list[float]:
     return [max(_width([c]), _width([r[j] for r in table.rows if j < len(r)], bold=any(b[1] == j for b in table.best)))
             for j, c in enumerate(table.columns)]
 
 
-def split_table(table: ReportTable, width: float = TEXT_WIDTH_PT) -> list[ReportTable]:
+def _wrapped(table: ReportTable) -> set[int]:
+    """Text columns wider than :data:`WRAP_PT`: set as paragraphs of that width (``p{}``), wrapping their text."""
+    out = set()
+    for j, w in enumerate(_natural(table)):
+        values = [str(r[j]) for r in table.rows if j < len(r) and str(r[j]).strip()]
+        if w > WRAP_PT and values and sum(bool(_NUMERIC.match(v)) for v in values) * 2 < len(values):
+            out.add(j)
+    return out
+
+
+def _widths(table: ReportTable) -> list[float]:
+    wrapped = _wrapped(table)
+    return [WRAP_PT if j in wrapped else w for j, w in enumerate(_natural(table))]
+
+
+def split_table(table: ReportTable, width: float = TEXT_WIDTH_PT, scale_limit: float = 0.0) -> list[ReportTable]:
     """``table`` as parts whose estimated width fits ``width`` points (up to :data:`SCALE_LIMIT` times more, then
-    scaled down to it), each part repeating the key columns."""
+    scaled down to it; ``scale_limit`` overrides that, 1.0 for a longtable, which cannot be scaled), each part
+    repeating the key columns."""
+    limit = scale_limit or SCALE_LIMIT
     need = _widths(table)
     keys = key_columns(table)
     if sum(need) <= width or len(table.columns) <= keys + 1:
@@ -104,7 +123,7 @@ def split_table(table: ReportTable, width: float = TEXT_WIDTH_PT) -> list[Report
     base = sum(need[:keys])
     used = base
     for j in range(keys, len(table.columns)):
-        if current and used + need[j] > width * SCALE_LIMIT:
+        if current and used + need[j] > width * limit:
             groups.append(current)
             current, used = [], base
         current.append(j)
@@ -136,15 +155,17 @@ def _row(table: ReportTable, i: int, row: list[str]) -> str:
 
 
 def _part(table: ReportTable, label: str, caption: str, short: str, keys: int) -> list[str]:
-    cols = "l" * keys + "r" * (len(table.columns) - keys)
+    wrapped = _wrapped(table)
+    wrap = f">{{\\raggedright\\arraybackslash}}p{{{WRAP_PT - COLUMN_PAD_PT:g}pt}}"
+    cols = "".join(wrap if j in wrapped else "l" if j < keys else "r" for j in range(len(table.columns)))
     header = " & ".join(escape(c) for c in table.columns) + " \\\\"
     body = [_row(table, i, row) for i, row in enumerate(table.rows)]
     cap = f"\\caption[{{{short}}}]{{{caption}}}\\label{{{label}}}"
     if len(table.rows) > LONG_ROWS:
         n = len(table.columns)
-        return ["{\\small", "\\setlength{\\LTcapwidth}{\\textwidth}", f"\\begin{{longtable}}{{{cols}}}",
+        return ["{\\footnotesize", "\\setlength{\\LTcapwidth}{\\textwidth}", f"\\begin{{longtable}}{{{cols}}}",
                 cap + " \\\\", "\\toprule", header, "\\midrule", "\\endfirsthead",
-                f"\\multicolumn{{{n}}}{{l}}{{\\footnotesize\\itshape {short} (continued)}} \\\\", "\\toprule",
+                f"\\multicolumn{{{n}}}{{r}}{{\\itshape \\tablename~\\thetable{{}} (continued)}} \\\\", "\\toprule",
                 header, "\\midrule", "\\endhead", "\\bottomrule", "\\endfoot", *body, "\\end{longtable}", "}"]
     tabular = [f"\\begin{{tabular}}{{{cols}}}", "\\toprule", header, "\\midrule", *body, "\\bottomrule",
                "\\end{tabular}"]
@@ -157,7 +178,7 @@ def latex_table(table: ReportTable, label_prefix: str = "tab:", conventions: lis
     """The table as LaTeX: one ``table`` float per part (or a longtable), booktabs rules, best values bold;
     the caption is the title (without "Table N —") then the notes and ``conventions``."""
     keys = key_columns(table)
-    parts = split_table(table)
+    parts = split_table(table, scale_limit=1.0 if len(table.rows) > LONG_ROWS else 0.0)
     title = caption_title(table.title)
     notes = " ".join(escape(n if n.rstrip().endswith((".", ")")) else n + ".") for n in
                      [*table.notes, *(conventions or [])])
@@ -174,6 +195,7 @@ def latex_table(table: ReportTable, label_prefix: str = "tab:", conventions: lis
         body = _part(part, label, caption, short, keys)
         uses += ["longtable"] if body[2].startswith("\\begin{longtable}") else []
         uses += ["graphicx"] if any(line.startswith("\\resizebox") for line in body) else []
+        uses += ["array"] if any("arraybackslash" in line for line in body[:7]) else []
         lines += [*body, ""]
     head = f"% {table.key}: needs " + ", ".join(f"\\usepackage{{{u}}}" for u in dict.fromkeys(uses))
     return "\n".join([head, *lines]).rstrip("\n") + "\n"
