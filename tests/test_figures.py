@@ -130,6 +130,7 @@ def test_same_colour_in_every_figure_labelled_axes_legend_outside(run_dir, monke
     assert curves[0].get_ylabel() == "mean PSNR (dB)" and all(ax.get_xlabel().endswith("noise level") for ax in curves)
     for name, fig in drawn.items():
         fig.canvas.draw()
-        legend = fig.legends[0].get_window_extent()
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        assert len(legends) == 1, name
         right = max(ax.get_window_extent().x1 for ax in fig.axes)
-        assert legend.x0 >= right, name  # outside the data
+        assert legends[0].get_window_extent().x0 >= right, name  # outside the data, right of every axes

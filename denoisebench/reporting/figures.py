@@ -210,10 +210,11 @@ def visual_grid(report: Report, path: Path, images_per_type: int | None = None, 
             f"image's most textured region, magnified {mag}×; tile frames in each denoiser's figure colour{note}")
 
 
-def _legend(fig, ax_or_handles, ncol: int = 1):
-    handles, labels = ax_or_handles.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False,
-               ncol=ncol, title="denoiser", title_fontsize=7)
+def _legend(source, target, ncol: int = 1):
+    """The legend of ``source``'s artists just right of the axes ``target`` (outside the data)."""
+    handles, labels = source.get_legend_handles_labels()
+    target.legend(handles, labels, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7, frameon=False,
+                  ncol=ncol, title="denoiser", title_fontsize=7, borderaxespad=0)
 
 
 def improvement_bars(report: Report, path: Path, metric: str = "psnr") -> str:
@@ -227,7 +228,7 @@ def improvement_bars(report: Report, path: Path, metric: str = "psnr") -> str:
     types = noise_type_order(cells, plan)
     look = styles(report)
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.32 * len(types) * max(1, len(names)) + 1.2), 3.0))
+    fig, ax = plt.subplots(figsize=(min(10.0, max(4.5, 0.16 * len(types) * max(1, len(names)) + 1.5)), 3.0))
     width = 0.8 / max(1, len(names))
     for k, name in enumerate(names):
         means, errs = [], [[], []]
@@ -249,7 +250,8 @@ def improvement_bars(report: Report, path: Path, metric: str = "psnr") -> str:
     ax.axhline(0, color="black", linewidth=0.6)
     ax.grid(axis="y", linewidth=0.3, alpha=0.6)
     ax.set_axisbelow(True)
-    _legend(fig, ax)
+    ax.set_xlim(-0.5, len(types) - 0.5)
+    _legend(ax, ax, ncol=2 if len(names) > 14 else 1)
     _save(fig, path)
     return (f"% {label} improvement over the noisy input per noise type (paper Fig. 10): per image the mean over "
             "the type's levels of (after − before)/|before| × 100"
@@ -345,7 +347,7 @@ def psnr_curves(report: Report, path: Path, metric: str = "psnr") -> str:
         ax.grid(linewidth=0.3, alpha=0.6)
     axes[0][0].set_ylabel(f"mean {label}", fontsize=8)
     fig.tight_layout()
-    _legend(fig, axes[0][0])
+    _legend(axes[0][0], axes[0][-1], ncol=2 if len(names) > 14 else 1)
     _save(fig, path)
     return (f"Mean {_meta_label(report, metric, unit=False)} vs noise level per noise type and denoiser (mean over "
             "images and repetitions); the noisy input grey and dotted; one colour, marker and line style per "
