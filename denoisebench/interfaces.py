@@ -193,6 +193,8 @@ class Metric:
     order: ClassVar[int] = 50
     #: False for bookkeeping values (e.g. pixel counts) that summary tables should not average
     summary: ClassVar[bool] = True
+    #: the smallest image side the metric accepts (MS-SSIM at 5 scales needs 176); the conformance kit tests at it
+    min_side: ClassVar[int] = 1
     requires: ClassVar[tuple[str, ...]] = ()
     #: identity value: compute(x, x) for any image x (None if not defined)
     identity: ClassVar[float | None] = None

@@ -18,7 +18,7 @@ from denoisebench.testing.base import (
     check,
     expect_parameter_errors,
 )
-from denoisebench.testing.images import add_gaussian, color_image, gray_image
+from denoisebench.testing.images import SHAPE, add_gaussian, color_image, gray_image
 
 MAX_IMAGES = 3
 
@@ -110,6 +110,13 @@ def check_noise_shape_dtype_range(subject: Subject) -> None:
 # ----------------------------------------------------------------------------------------------- metrics
 
 
+def _shape(subject: Subject) -> tuple[int, int]:
+    """The kit's test shape, enlarged to the metric's declared ``min_side`` (MS-SSIM needs 176, VIF 72)."""
+    side = int(getattr(subject.cls, "min_side", 1) or 1)
+    h, w = SHAPE
+    return (max(h, side), max(w, -(-side * w // h)))
+
+
 def _metric(subject: Subject):
     metric = subject.build()
     try:
@@ -143,7 +150,7 @@ def check_metric_identity(subject: Subject) -> None:
     if ident is None:
         raise CheckSkipped("no identity value declared (identity = None)")
     metric = _metric(subject)
-    for x in (gray_image(), color_image()):
+    for x in (gray_image(_shape(subject)), color_image(_shape(subject))):
         v = _value(metric, x, x.copy(), "identical images")
         same = (v == ident) if math.isinf(ident) else math.isclose(v, ident, rel_tol=1e-6, abs_tol=1e-6)
         if not same:
@@ -156,7 +163,7 @@ def check_metric_direction(subject: Subject) -> None:
     the identity value (if declared) is at least as good as both."""
     metric = _metric(subject)
     cls = subject.cls
-    for clean in (gray_image(), color_image()):
+    for clean in (gray_image(_shape(subject)), color_image(_shape(subject))):
         light = _value(metric, clean, add_gaussian(clean, 5.0, seed=1), "light noise")
         heavy = _value(metric, clean, add_gaussian(clean, 50.0, seed=1), "heavy noise")
         better = light > heavy if cls.higher_is_better else light < heavy
@@ -175,7 +182,7 @@ def check_metric_symmetry(subject: Subject) -> None:
     if not subject.cls.symmetric:
         raise CheckSkipped("declared symmetric = False")
     metric = _metric(subject)
-    a, b = gray_image(), add_gaussian(gray_image(), 25.0)
+    a, b = gray_image(_shape(subject)), add_gaussian(gray_image(_shape(subject)), 25.0)
     ab, ba = _value(metric, a, b, "a, b"), _value(metric, b, a, "b, a")
     if not math.isclose(ab, ba, rel_tol=1e-5, abs_tol=1e-7):
         raise CheckFailed(f"compute(a, b) = {ab:.6g} but compute(b, a) = {ba:.6g}; declare symmetric = False")
@@ -184,7 +191,7 @@ def check_metric_symmetry(subject: Subject) -> None:
 @check("metric", "no_input_mutation")
 def check_metric_no_input_mutation(subject: Subject) -> None:
     metric = _metric(subject)
-    ref, est = color_image(), add_gaussian(color_image())
+    ref, est = color_image(_shape(subject)), add_gaussian(color_image(_shape(subject)))
     ref0, est0 = ref.copy(), est.copy()
     _value(metric, ref, est, "colour images")
     if not (np.array_equal(ref, ref0) and np.array_equal(est, est0)):
