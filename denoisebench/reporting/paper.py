@@ -174,10 +174,10 @@ def correlation_table(cells: pd.DataFrame, metrics: list[str]) -> ReportTable | 
     """Pearson r between the run's summary ``metrics`` across denoised cells (those that vary)."""
     ok = ok_cells(cells)
     ok = ok[ok["denoiser"] != NOISY]
-    metrics = sorted(m for m in metrics if m in ok.columns and ok[m].notna().sum() > 2 and ok[m].std() > 0)
+    metrics = [m for m in metrics if m in ok.columns and ok[m].notna().sum() > 2 and ok[m].std() > 0]
     if len(metrics) < 2:
         return None
-    cm = stats.correlation_matrix(ok[metrics])
+    cm = stats.correlation_matrix(ok[metrics]).loc[metrics, metrics]  # in the metrics' declared order
     rows = [[m] + [fmt(cm.loc[m, c], "{:+.2f}") for c in metrics] for m in metrics]
     return ReportTable("correlation", "Metric correlation matrix (Pearson r across denoised cells; paper Fig. 7)",
                        ["metric"] + metrics, rows, cm.reset_index().rename(columns={"metric": "metric", "index": "metric"}),
