@@ -21,8 +21,13 @@ def dataset_from_spec(plugins, spec: str, **options: Any) -> Dataset:
     return registry.get(name)(**{**parsed, **options})
 
 
-def dataset_label(spec: str) -> str:
-    """The dataset name stored in cells: the registered name, or ``folder:<folder name>`` for a folder."""
+def dataset_label(spec: str, dataset: Dataset | None = None) -> str:
+    """The dataset name stored in cells: the registered name, ``folder:<folder name>`` for a folder, and
+    ``<name>:<folder name>`` for a ``dataset`` that declares a ``label_option`` (e.g. ``pairs:PATH``), so two
+    folders of one kind stay apart."""
+    option = getattr(dataset, "label_option", "") if dataset is not None else ""
+    if option and dataset.options.get(option):
+        return f"{dataset.name}:{Path(str(dataset.options[option])).name}"
     name, sep, rest = spec.partition(":")
     if name == "folder" and sep:
         return f"folder:{Path(rest.split(',')[0]).expanduser().resolve().name}"

@@ -83,7 +83,9 @@ def denoisebench_register_noise_models(registry: Registry[type[NoiseModel]]) -> 
     :class:`~denoisebench.interfaces.NoiseModel` subclass.
 
     :param registry: The noise-model registry (same rules as for denoisers). A noise model is a pure function
-        of (image, parameters, rng); its ``levels`` are what ``--noise NAME`` and ``--all`` use.
+        of (image, parameters, rng); its ``levels`` are what ``--noise NAME`` and ``--all`` use. A *captured*
+        model (``captured = True``, like the built-in ``real``) draws nothing: it applies to paired datasets
+        only, and its ``estimate(noisy) -> NoiseSpec`` is what non-blind denoisers are told for its cells.
 
     Called once per plugin manager, after the denoiser registrations, in the command-line process and in each
     worker process. Duplicates and exceptions are handled as for :func:`denoisebench_register_denoisers`.
@@ -115,6 +117,14 @@ def denoisebench_register_datasets(registry: Registry[type[Dataset]]) -> None:
 
     :param registry: The dataset registry (same rules as for denoisers). Workers rebuild a dataset from its
         name and options, so keep options JSON-able and the class importable at module level.
+
+    Optional, and every dataset without it keeps working: a **paired** (real-noise) dataset sets
+    ``paired = True`` and implements ``noisy(image_id)`` — the real noisy capture, same shape as
+    ``load(image_id)``, its reference. Its cells get the captured noise setting ``real`` (the stored capture is
+    every denoiser's input; a synthetic ``--noise`` is drawn on the reference); ``Dataset.pair(image_id)``
+    refuses a size or channel mismatch with one line naming both files (``pair_files``). Any dataset may
+    implement ``groups(image_id) -> dict[str, str]`` (e.g. camera, ISO): the report adds a breakdown table per
+    label. ``label_option`` names the option whose folder name joins the stored label (``pairs:<folder>``).
 
     Called once per plugin manager, after the metric registrations, in the command-line process and in each
     worker process. Duplicates and exceptions are handled as for :func:`denoisebench_register_denoisers`.

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from denoisebench.errors import ParameterError
+from denoisebench.errors import DatasetError, ParameterError
 
 # ----------------------------------------------------------------------------------------------- params
 
@@ -66,6 +66,8 @@ class NoiseSpec:
         """Human label, e.g. ``gaussian 25`` or ``mixed sigma=15,amount=0.1``."""
         if self.level:
             return f"{self.model} {self.level}"
+        if not self.params:
+            return self.model  # a model without parameters, e.g. ``real``
         return f"{self.model} " + ",".join(f"{k}={v}" for k, v in self.params)
 
     def __str__(self) -> str:
@@ -88,6 +90,10 @@ class NoiseModel:
     convention: ClassVar[str] = ""
     #: the parameter a bare number sets in a noise spec (``gaussian:30`` = ``gaussian:sigma=30``); "" for none
     main_param: ClassVar[str] = ""
+    #: True for *captured* (real) noise: nothing is drawn; on a paired dataset (``Dataset.paired``) the noisy
+    #: image of a cell is the dataset's stored capture, and the spec applies to paired datasets only. Such a model
+    #: implements :meth:`estimate` (what a non-blind denoiser is told); ``apply`` returns the image unchanged.
+    captured: ClassVar[bool] = False
 
     def __init__(self, *, clip: bool = True, **params: Any):
         self.params = check_params(f"noise model {self.name!r}", params, self.defaults)
@@ -105,6 +111,12 @@ class NoiseModel:
 
     def _apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
+
+    def estimate(self, noisy: np.ndarray) -> NoiseSpec:
+        """For a captured model: the noise spec a non-blind denoiser (``needs_noise_level``) receives for this
+        noisy capture, estimated from the image alone, e.g. ``gaussian(sigma=<estimate>)``. Its ``sigma`` (0-255
+        units), when it has one, is stored in every row of the cell's task as the value ``noise_sigma``."""
+        raise NotImplementedError(f"noise model {self.name!r} does not estimate a noise level")
 
     @classmethod
     def standard_specs(cls) -> list[NoiseSpec]:
@@ -234,17 +246,28 @@ class ImageRecord:
 
 
 class Dataset:
-    """A named, ordered collection of clean images.
+    """A named, ordered collection of clean images — or of pairs (a real noisy capture and its reference).
 
     Subclasses implement :meth:`ids` and :meth:`load`; both must be cheap to call again in another process
     (workers rebuild a dataset from its name and options and load images by id).
     ``options`` are plain JSON-able values (paths as strings) so a dataset can be rebuilt from its spec.
+
+    **Paired datasets** (optional; every other dataset is unaffected): set ``paired = True`` and implement
+    :meth:`noisy` — the real noisy capture of an image id, same shape as :meth:`load` (the reference).
+    Their cells get the captured noise setting ``real`` (the stored capture is every denoiser's input); a
+    synthetic ``--noise`` on a paired dataset is applied to the reference. :meth:`pair` loads both and refuses
+    a size or channel mismatch with one line naming both files (:meth:`pair_files`).
+
+    **Groups** (optional, any dataset): :meth:`groups` maps an image id to labels such as
+    ``{"camera": "Canon80D", "iso": "3200"}``; the report adds a breakdown table per label when they are given.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     color: ClassVar[bool] = False
     license: ClassVar[str] = ""
+    #: True: each image id has a real noisy capture (:meth:`noisy`) besides its reference (:meth:`load`)
+    paired: ClassVar[bool] = False
 
     def __init__(self, **options: Any):
         self.options = options
@@ -258,9 +281,40 @@ class Dataset:
     def provenance(self, image_id: str) -> dict[str, Any]:
         return {"dataset": self.name, "image_id": image_id}
 
+    def noisy(self, image_id: str) -> np.ndarray:
+        """The real noisy capture of ``image_id`` (paired datasets only), same shape as ``load(image_id)``."""
+        raise DatasetError(f"dataset {self.name!r} is not paired: it has no noisy captures")
+
+    def pair_files(self, image_id: str) -> tuple[str, str]:
+        """(reference, noisy capture) as the files (or file and key) they come from, for error messages."""
+        prov = self.provenance(image_id)
+        return (str(prov.get("path", f"{self.name}/{image_id} reference")),
+                str(prov.get("noisy_path", f"{self.name}/{image_id} noisy capture")))
+
+    def pair(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(reference, noisy capture) of ``image_id``; a size or channel-count mismatch is a one-line
+        :class:`DatasetError` naming both files."""
+        clean, noisy = self.load(image_id), self.noisy(image_id)
+        if clean.shape != noisy.shape:
+            ref, cap = self.pair_files(image_id)
+            what = "channel count" if clean.shape[:2] == noisy.shape[:2] else "size"
+            raise DatasetError(f"dataset {self.name!r}, pair {image_id!r}: {what} differs: reference {ref} is "
+                               f"{_shape(clean)}, noisy capture {cap} is {_shape(noisy)}; both images of a pair "
+                               "must have the same height, width and channels")
+        return clean, noisy
+
+    def groups(self, image_id: str) -> dict[str, str]:
+        """Labels of ``image_id`` for breakdown tables (e.g. camera, ISO); empty: no breakdown."""
+        return {}
+
     def __iter__(self) -> Iterator[ImageRecord]:
         for image_id in self.ids():
             yield ImageRecord(image_id, self.load(image_id), self.provenance(image_id))
 
     def __len__(self) -> int:
         return len(self.ids())
+
+
+def _shape(image: np.ndarray) -> str:
+    h, w = image.shape[:2]
+    return f"{w}x{h}" + (f"x{image.shape[2]}" if image.ndim == 3 else " gray")

@@ -16,6 +16,12 @@ from typing import Any
 TIME: dict[str, Any] = {"name": "time", "higher_is_better": False, "label": "time/image", "unit": "s",
                         "format": "{:.4f}", "convention": "wall time of the denoiser call for one image",
                         "range": [0.0, None], "order": 90, "summary": True}
+#: the noise level estimated from a real noisy capture (what non-blind denoisers are told), stored in every row
+#: of a captured-noise (``real``) task; bookkeeping, not a quality metric (summary tables skip it)
+NOISE_SIGMA: dict[str, Any] = {"name": "noise_sigma", "higher_is_better": False, "label": "σ est.", "unit": "",
+                               "format": "{:.2f}", "convention": "noise standard deviation (0-255 units) estimated "
+                               "from the noisy capture by the captured noise model's estimator",
+                               "range": [0.0, None], "order": 95, "summary": False}
 #: what a metric without metadata (unknown to the installed plugins) is assumed to be
 UNKNOWN: dict[str, Any] = {"higher_is_better": True, "unit": "", "format": "{:.4f}", "convention": "",
                            "range": [None, None], "order": 80, "summary": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from denoisebench.testing.images import gray_image as kit_gray
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 FOLDER = Path(__file__).resolve().parent / "_conformance_folder"
+PAIRS = FOLDER / "pairs"  # pairs (gray) and nam (colour) folders, sidd .mat files, made by the fixture below
 
 PLUGINS = make_plugins()
 BUILTIN = plugin_subjects(PLUGINS, "denoisebench")  # every plugin shipped in the core distribution
@@ -40,6 +42,8 @@ def _subjects():
         if s.kind == "dataset":
             if s.name == "folder":
                 s = Subject(s.cls, s.kind, {"path": str(FOLDER)})
+            elif s.name in ("pairs", "nam", "sidd"):
+                s = Subject(s.cls, s.kind, {"path": str(PAIRS / s.name)})
             elif "root" in getattr(s.cls, "defaults", {}):
                 if not (SHARED / s.cls.info.folder).is_dir():
                     continue  # download-only sets (mcmaster, urban100): not fetched in tests
@@ -50,13 +54,24 @@ def _subjects():
 
 @pytest.fixture(scope="module", autouse=True)
 def _folder():
+    import scipy.io
+
     FOLDER.mkdir(exist_ok=True)
     for i in range(2):
         save_image(FOLDER / f"img{i}.png", np.roll(kit_gray(), 5 * i, axis=1))
+        for kind, image in (("pairs", kit_gray()), ("nam", np.stack([kit_gray()] * 3, axis=-1))):
+            (PAIRS / kind).mkdir(parents=True, exist_ok=True)
+            stem = f"img{i}" if kind == "pairs" else f"cam_iso{100 * (i + 1)}_{i}"
+            save_image(PAIRS / kind / f"{stem}_clean.png" if kind == "pairs" else PAIRS / kind / f"{stem}_mean.png",
+                       np.roll(image, 5 * i, axis=1))
+            save_image(PAIRS / kind / f"{stem}_noisy.png" if kind == "pairs" else PAIRS / kind / f"{stem}_real.png",
+                       np.clip(np.roll(image, 5 * i, axis=1) + 0.05, 0, 1))
+    (PAIRS / "sidd").mkdir(parents=True, exist_ok=True)
+    blocks = np.random.default_rng(0).integers(0, 256, (1, 2, 16, 16, 3), dtype=np.uint8)
+    for key in ("ValidationNoisyBlocksSrgb", "ValidationGtBlocksSrgb"):
+        scipy.io.savemat(PAIRS / "sidd" / f"{key}.mat", {key: blocks})
     yield
-    for f in FOLDER.iterdir():
-        f.unlink()
-    FOLDER.rmdir()
+    shutil.rmtree(FOLDER)
 
 
 @parametrize_with_checks(_subjects())

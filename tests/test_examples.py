@@ -17,7 +17,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 #: examples that need something not installed by setup.sh (their plugin's own tests cover them)
 NEEDS = {"template_nlmeans": "the template plugin", "bm3d": "the BM3D plugin", "DIR": "a user folder",
          "HOST": "a dask scheduler", "10.0.0.5": "a dask scheduler"}
-STANDARD = ("set12", "bsd68", "cbsd68", "kodak24", "mcmaster", "urban100", "train400")
+STANDARD = ("set12", "bsd68", "cbsd68", "kodak24", "mcmaster", "urban100", "train400", "polyu")
 
 
 def doc_examples() -> list[tuple[str, str]]:

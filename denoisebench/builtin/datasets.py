@@ -10,6 +10,7 @@
   that fails to decode is an :class:`ImageError` naming it when it is loaded.
 - ``set12``, ``bsd68``, ``cbsd68``, ``kodak24``, ``kodak24_crop500``, ``mcmaster``, ``urban100``, ``train400``:
   see :mod:`denoisebench.builtin.standard_sets` (options ``root``, ``verify``, ``download``, ``mirror``).
+- paired (real-noise) datasets ``polyu``, ``pairs``, ``sidd``, ``nam``: see :mod:`denoisebench.builtin.pairs`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from denoisebench.builtin.pairs import PAIRED_CLASSES
 from denoisebench.builtin.standard_sets import SETS, SetFiles, SetInfo, natural_key, sha256_file
 from denoisebench.errors import DatasetError, ParameterError
 from denoisebench.hookspecs import hookimpl
@@ -257,5 +259,5 @@ STANDARD_CLASSES = [_standard(info) for info in SETS.values()]
 
 @hookimpl
 def denoisebench_register_datasets(registry):
-    for cls in (Embedded, EmbeddedColor, Folder, *STANDARD_CLASSES):
+    for cls in (Embedded, EmbeddedColor, Folder, *STANDARD_CLASSES, *PAIRED_CLASSES):
         registry.add(cls)

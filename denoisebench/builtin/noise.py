@@ -11,7 +11,7 @@ import numpy as np
 
 from denoisebench.errors import ParameterError
 from denoisebench.hookspecs import hookimpl
-from denoisebench.interfaces import NoiseModel
+from denoisebench.interfaces import NoiseModel, NoiseSpec
 
 
 def _require(cond: bool, model: str, param: str, value, what: str) -> None:
@@ -120,10 +120,46 @@ class Poisson(NoiseModel):
         return (rng.poisson(clean.astype(np.float64) * peak) / peak).astype(np.float32)
 
 
-NOISE_MODELS = (Gaussian, Speckle, SaltPepper, Mixed, Poisson)
+def estimate_sigma(noisy: np.ndarray) -> float:
+    """Noise standard deviation of ``noisy`` in 0-255 units: scikit-image's ``estimate_sigma`` (wavelet median
+    absolute deviation of the finest diagonal subband, Donoho & Johnstone 1994: sigma = median(|HH|) / 0.6745),
+    averaged over the channels of a colour image."""
+    from skimage.restoration import estimate_sigma as skimage_estimate
+
+    image = np.asarray(noisy, dtype=np.float64)
+    axis = -1 if image.ndim == 3 else None
+    return float(skimage_estimate(image, channel_axis=axis, average_sigmas=True)) * 255.0
+
+
+class Real(NoiseModel):
+    """Real (captured) noise: the noisy image is a paired dataset's stored capture; nothing is drawn."""
+
+    name = "real"
+    description = "real sensor noise: the stored noisy capture of a paired dataset (polyu, pairs:PATH, sidd, nam)"
+    convention = ("the noisy image is the paired dataset's stored capture (no synthetic noise drawn), scored "
+                  "against its reference; non-blind denoisers get gaussian(sigma = estimate), the estimate from "
+                  "skimage.restoration.estimate_sigma (wavelet MAD, Donoho 1994; mean over channels) in 0-255 "
+                  "units, stored per row as noise_sigma")
+    defaults: dict = {}
+    levels: dict = {}
+    captured = True
+
+    @classmethod
+    def standard_specs(cls):
+        return [NoiseSpec.make(cls.name)]
+
+    def _apply(self, clean, rng):
+        return clean.copy()  # a captured model draws nothing; the worker reads the stored capture instead
+
+    def estimate(self, noisy):
+        sigma = round(estimate_sigma(noisy), 4)
+        return NoiseSpec.make("gaussian", {"sigma": sigma}, f"est {sigma:.2f}")
+
+
+NOISE_MODELS = (Gaussian, Speckle, SaltPepper, Mixed, Poisson)  # the synthetic models
 
 
 @hookimpl
 def denoisebench_register_noise_models(registry):
-    for cls in NOISE_MODELS:
+    for cls in (*NOISE_MODELS, Real):
         registry.add(cls)

@@ -33,6 +33,14 @@ class Plan:
     metrics: list[str]
     datasets: dict[str, str]  # spec -> label
     tasks: list[Task] = field(default_factory=list)
+    #: labels of the paired datasets (real noisy captures; their cells include the captured setting ``real``)
+    paired: list[str] = field(default_factory=list)
+    #: label -> image id -> {group: value} for datasets that declare groups (breakdown tables)
+    groups: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    #: label -> file -> sha256 of the files behind each paired dataset (recorded with the run)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: label -> the noise keys its cells use (a paired dataset: ``real``; synthetic settings as selected)
+    settings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def n_cells(self) -> int:
@@ -54,6 +62,51 @@ def param_sets(base: dict[str, Any], axes: dict[str, list[Any]], order: list[str
             seen.add(params_key(p))
             out.append(p)
     return out
+
+
+def dataset_settings(dataset, label: str, noise: list[NoiseSpec], captured: set[str], selected: bool,
+                     paired_names: list[str]) -> list[NoiseSpec]:
+    """The noise settings of one dataset: a paired dataset gets the captured settings (``real``) and, when
+    ``--noise`` names synthetic ones, those applied to its references; any other dataset the synthetic ones.
+    A dataset left with none is a one-line error."""
+    synthetic = [s for s in noise if s.key not in captured]
+    if getattr(dataset, "paired", False):
+        specs = [s for s in noise if s.key in captured] + (synthetic if selected else [])
+    else:
+        specs = synthetic
+    if not specs:
+        real = ", ".join(s.label for s in noise if s.key in captured)
+        raise DenoiseBenchError(
+            f"dataset {label}: no noise setting applies: {real} is captured noise, only for paired datasets "
+            f"(with noisy captures, e.g. {', '.join(paired_names) or 'polyu'}); add a synthetic --noise such as "
+            "gaussian, or drop this dataset")
+    return specs
+
+
+def _dataset_facts(dataset, label: str, ids: list[str], plan: Plan) -> None:
+    """Groups of the image ids, and (paired datasets) the files behind them with their sha256."""
+    groups = {}
+    for image_id in ids:
+        try:
+            g = dataset.groups(image_id)
+        except Exception:
+            g = {}
+        if g:
+            groups[image_id] = {str(k): str(v) for k, v in g.items()}
+    if groups:
+        plan.groups[label] = groups
+    if getattr(dataset, "paired", False):
+        plan.paired.append(label)
+        files: dict[str, str] = {}
+        for image_id in ids:
+            try:
+                prov = dataset.provenance(image_id)
+            except Exception:
+                continue  # a broken pair: its cells say why
+            for prefix in ("", "noisy_"):
+                if prov.get(f"{prefix}path"):
+                    files[str(prov[f"{prefix}path"])] = str(prov.get(f"{prefix}sha256", ""))
+        plan.files[label] = files
 
 
 def make_plan(config: Config, plugins) -> Plan:
@@ -88,16 +141,23 @@ def make_plan(config: Config, plugins) -> Plan:
                     pass  # a broken constructor becomes an error row when the cell runs
             params[(name, spec.key)] = sets
 
+    captured = {s.key for s in noise if getattr(plugins.noise_models.get(s.model), "captured", False)}
+    paired_names = [n for n in plugins.datasets.names() if getattr(plugins.datasets.get(n), "paired", False)]
     plan = Plan(config, denoisers, noise, metrics, {})
+    used: set[str] = set()
     for ds_spec in config.datasets:
         dataset = dataset_from_spec(plugins, ds_spec)
-        label = dataset_label(ds_spec)
+        label = dataset_label(ds_spec, dataset)
         plan.datasets[ds_spec] = label
+        specs = dataset_settings(dataset, label, noise, captured, bool(config.noise), paired_names)
+        plan.settings[label] = [s.key for s in specs]
+        used |= set(plan.settings[label])
         ids = dataset.ids()
         if config.max_images:
             ids = ids[: config.max_images]
+        _dataset_facts(dataset, label, ids, plan)
         for image_id in ids:
-            for spec in noise:
+            for spec in specs:
                 for rep in range(config.repetitions):
                     def cell(name, p, image_id=image_id, spec=spec, rep=rep, label=label):
                         return Cell(label, image_id, spec, name, tuple(sorted(p.items())), rep, config.clip,
@@ -106,4 +166,5 @@ def make_plan(config: Config, plugins) -> Plan:
                     cells = [cell(NOISY, {})] + [cell(d, p) for d in denoisers for p in params[(d, spec.key)]]
                     plan.tasks.append(Task(ds_spec, image_id, spec, rep, config.clip, config.seed, tuple(cells),
                                            tuple(metrics), metric_opts, float(config.cell_timeout), config.quantize))
+    plan.noise = [s for s in noise if s.key in used]
     return plan

@@ -95,10 +95,20 @@ def open_store(run_dir: Path, config: Config, plugins, plan: Plan) -> Store:
         store.set_meta("conventions", conventions(plugins, plan))
         store.set_meta("plan", {"denoisers": plan.denoisers, "noise": [s.key for s in plan.noise],
                                 "noise_labels": {s.key: s.label for s in plan.noise},
-                                "metrics": plan.metrics, "datasets": plan.datasets})
+                                "metrics": plan.metrics, "datasets": plan.datasets, "paired": plan.paired,
+                                "settings": plan.settings, "captured": [
+                                    s.key for s in plan.noise
+                                    if getattr(plugins.noise_models.get(s.model), "captured", False)]})
+        if plan.groups:
+            store.set_meta("image_groups", plan.groups)
+        if plan.files:  # the files behind each paired dataset, with their sha256 (no checksum may be known)
+            store.set_meta("dataset_files", plan.files)
     if store.get_meta("metrics") is None:  # also when resuming a run made before metric metadata was stored
         conv = store.get_meta("conventions", {}).get("metrics", {})
-        store.set_meta("metrics", metricmeta.describe(plugins.metrics, plan.metrics, conv))
+        meta = metricmeta.describe(plugins.metrics, plan.metrics, conv)
+        if any(getattr(plugins.noise_models.get(s.model), "captured", False) for s in plan.noise):
+            meta[metricmeta.NOISE_SIGMA["name"]] = dict(metricmeta.NOISE_SIGMA)
+        store.set_meta("metrics", meta)
     runs = store.get_meta("provenance", [])
     runs.append(provenance(plugins, config))
     store.set_meta("provenance", runs)

@@ -173,8 +173,8 @@ def metric_value(value: Any, metric) -> float:
                      + (f" (or {metric.identity} for identical images)" if metric.identity is not None else ""))
 
 
-def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator) -> np.ndarray:
-    noise = cell.noise if den.needs_noise_level else None
+def _denoise(den, noisy: np.ndarray, cell: Cell, rng: np.random.Generator, estimate=None) -> np.ndarray:
+    noise = (estimate or cell.noise) if den.needs_noise_level else None
     if noisy.ndim == 3 and not den.handles_color:
         planes = [np.asarray(den.denoise(np.array(noisy[..., c]), noise=noise, rng=rng))
                   for c in range(noisy.shape[2])]
@@ -194,9 +194,19 @@ def _scored(image: np.ndarray, quantize: str) -> np.ndarray:
 
 def _inputs(state: WorkerState, task: Task, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The clean image and its noisy version, drawn once per task from the task's seed (common random numbers)."""
-    clean = readonly(state.dataset(task.dataset_spec).load(task.image_id))
     model = state.plugins.noise_models.get(task.noise.model)(clip=task.clip, **task.noise.kwargs)
+    if getattr(model, "captured", False):  # real noise: the paired dataset's stored capture, no draw
+        clean, noisy = state.dataset(task.dataset_spec).pair(task.image_id)
+        return readonly(clean), readonly(noisy)
+    clean = readonly(state.dataset(task.dataset_spec).load(task.image_id))
     return clean, readonly(model.apply(clean, cell_rng(seed)))
+
+
+def noise_estimate(state: WorkerState, task: Task, noisy: np.ndarray):
+    """For captured (real) noise: the NoiseSpec a non-blind denoiser receives, estimated from the capture by
+    the noise model (its ``sigma`` is stored in the task's rows as ``noise_sigma``); None for synthetic noise."""
+    model = state.plugins.noise_models.get(task.noise.model)
+    return model(clip=task.clip, **task.noise.kwargs).estimate(noisy) if getattr(model, "captured", False) else None
 
 
 def _denoiser_rng(seed: int, cell: Cell) -> np.random.Generator:
@@ -221,12 +231,13 @@ def replay_task(task: Task, disable: tuple[str, ...] = (), plugins=None) -> Repl
     state = get_state(tuple(disable), plugins)
     seed = cell_seed(task.base_seed, task.cells[0].dataset, task.image_id, task.noise.key, task.repetition)
     clean, noisy = _inputs(state, task, seed)
+    estimate = noise_estimate(state, task, noisy)
     replay = Replay(clean, noisy)
     psnr = state.metric("psnr") if "psnr" in state.plugins.metrics else None
     for cell in task.cells:
         try:
             out = noisy if cell.denoiser == NOISY else _denoise(state.denoiser(cell), noisy, cell,
-                                                                _denoiser_rng(seed, cell))
+                                                                _denoiser_rng(seed, cell), estimate)
         except PLUGIN_ERRORS as exc:  # contained: the caller shows what went wrong
             replay.errors[cell.denoiser] = _describe(exc)
             continue
@@ -266,6 +277,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None, *, report:
     try:
         report("prepare", task.noise.model, -1, str(state.plugins.noise_models.provider(task.noise.model)))
         clean, noisy = _inputs(state, task, seed)
+        estimate = noise_estimate(state, task, noisy)
     except PLUGIN_ERRORS as exc:
         msg = f"could not prepare {dataset}/{task.image_id} with {task.noise.label}: {_describe(exc)}"
         return [CellResult.for_cell(c, seed, "error", error=msg, finished_at=_now()) for c in task.cells]
@@ -284,7 +296,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None, *, report:
             den = state.denoiser(cell)
             rng = _denoiser_rng(seed, cell)
             t0 = time.perf_counter()
-            out = _denoise(den, noisy, cell, rng)
+            out = _denoise(den, noisy, cell, rng, estimate)
             seconds = time.perf_counter() - t0
         except UnavailableError as exc:
             results.append(CellResult.for_cell(cell, seed, "unavailable", error=str(exc), provider=provider,
@@ -300,6 +312,9 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None, *, report:
         outputs.append(readonly(_scored(out, task.quantize)))
 
     ok = [r for r in results if r.status == "ok"]
+    if estimate is not None and "sigma" in estimate.kwargs:  # what non-blind denoisers were told, in every row
+        for r in ok:
+            r.metrics["noise_sigma"] = float(estimate.kwargs["sigma"])
     options = dict(task.metric_options)
     references = [clean] * len(ok)
     for name in task.metrics:

@@ -23,7 +23,9 @@ COUNTS = ("tp", "fp", "tn", "fn")
 
 
 def setting_label(row) -> str:
-    return f"{row['noise']} {row['noise_level']}" if row["noise_level"] else f"{row['noise']} {row['noise_params']}"
+    if row["noise_level"]:
+        return f"{row['noise']} {row['noise_level']}"
+    return row["noise"] if row["noise_params"] in ("", "{}") else f"{row['noise']} {row['noise_params']}"
 
 
 def load_cells(store: Store) -> pd.DataFrame:
@@ -34,8 +36,8 @@ def load_cells(store: Store) -> pd.DataFrame:
     cells = store.cells()
     if len(cells):
         level = cells["noise_level"].fillna("").astype(str)
-        params = cells["noise_params"].fillna("").astype(str)
-        cells["setting"] = cells["noise"] + " " + level.where(level != "", params)  # = setting_label, vectorised
+        params = cells["noise_params"].fillna("").astype(str).replace("{}", "")  # a model without parameters
+        cells["setting"] = (cells["noise"] + " " + level.where(level != "", params)).str.rstrip()  # = setting_label
         cells["time"] = cells["seconds"]
     if "denoiser" in cells.columns:
         cells["base_denoiser"] = cells["denoiser"]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from denoisebench import metricmeta, stats
 from denoisebench.config import NOISY
+from denoisebench.reporting import groups
 from denoisebench.reporting.data import (
     IMAGE_KEYS,
     PAIR_KEYS,
@@ -300,6 +301,7 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
 
             report.tables += [t for t in (perimage.outliers(cells, plan, meta, metrics[0]),
                                           perimage.per_image_table(cells, plan, meta, metrics[0])) if t is not None]
+    groups.extend(report, store, cells, plan, meta, notes)  # paired datasets' notes; breakdowns by image group
     report.header = header_lines(store, cells, notes)
     if len(cells):
         report.summary = summary_lines(cells, plan, meta)

@@ -51,7 +51,7 @@ def check_noise_name(subject: Subject) -> None:
 def check_noise_levels(subject: Subject) -> None:
     """Every standard level names known parameters and instantiates; specs carry this model's name."""
     cls = subject.cls
-    if not cls.levels:
+    if not cls.levels and not getattr(cls, "captured", False):  # captured (real) noise has no levels
         raise CheckFailed("levels is empty; give the standard levels a full run uses, e.g. {'25': {'sigma': 25}}")
     for level, params in cls.levels.items():
         try:
