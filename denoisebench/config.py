@@ -53,6 +53,8 @@ class Config:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(f"config: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}")
+        for name, value in data.items():
+            _check_type(name, value, getattr(cls, name))
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def identity(self) -> dict[str, Any]:
@@ -67,3 +69,23 @@ class Config:
     def digest(self) -> str:
         text = json.dumps(self.identity(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """A stored or hand-written config value of the wrong type is one line (``seed: "7"``, ``datasets: "set12"``),
+    never a run of something else (a string's letters taken as dataset names)."""
+    if isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        want = "a list of strings"
+    elif isinstance(default, bool):
+        ok, want = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(default, str):
+        ok, want = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"config: {name} is {type(value).__name__} {value!r}; it must be {want}")

@@ -110,3 +110,25 @@ def test_unwritable_output_paths_are_one_line(finished_run, capsys):
     bad = "/proc/version/out"  # not a directory, whoever runs the tests
     one_line_error(capsys, ["baseline", "export", str(run_dir), bad + ".jsonl"], "/proc/version")
     one_line_error(capsys, ["compare", str(run_dir), str(run_dir), "--markdown", bad + ".md"], "/proc/version")
+
+
+@pytest.mark.parametrize("key, value, needle", [("seed", "7", "config: seed is str '7'; it must be an integer"),
+                                                ("datasets", "embedded", "datasets is str 'embedded'")])
+def test_baseline_with_wrongly_typed_config_is_one_line(finished_run, capsys, tmp_path, key, value, needle):
+    import json
+
+    run_dir, _, _ = finished_run
+    path = tmp_path / "base.jsonl"
+    assert main(["baseline", "export", str(run_dir), str(path)]) == 0
+    capsys.readouterr()
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        if record.get("header") == "config":
+            record["value"][key] = value
+            lines[i] = json.dumps(record)
+            break
+    else:
+        pytest.fail("no config header in the exported baseline")
+    path.write_text("\n".join(lines) + "\n")
+    one_line_error(capsys, ["run", "--from", str(path), "--output", str(tmp_path / "out")], needle)
