@@ -89,8 +89,17 @@ class Raises(Denoiser):
         raise RuntimeError("deliberate failure")
 
 
+class SegvSelf(Denoiser):
+    name = "segv_self"
+    description = "segfaults the process it runs in"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
 @hookimpl
 def denoisebench_register_denoisers(registry):
+    registry.add(SegvSelf)
     registry.add(KillOnce)
     registry.add(Raises)
     registry.add(KillAlways)
@@ -224,6 +233,24 @@ def test_task_that_keeps_killing_workers_becomes_error_rows(cluster, site, plugi
     by = cells.set_index("denoiser")
     assert len(cells) == 3 and list(by.status.sort_index()) == ["error", "ok", "ok"]
     assert "KilledWorker" in by.loc["kill_always", "error"] and "denoiser kill_always" in by.loc["kill_always", "error"]
+
+
+def test_a_segfaulting_denoiser_costs_only_its_cells_and_the_dask_worker_survives(cluster, plugins, tmp_path):
+    client = distributed.Client(cluster)
+    client.wait_for_workers(2, timeout=120)  # an earlier test killed some
+    before = set(client.run(os.getpid).values())
+    cfg = config(denoisers=("median", "segv_self", "wiener"), noise=("gaussian:25",), repetitions=1,
+                 metrics=("psnr",))
+    cells = run(cfg, plugins, DaskExecutor(scheduler=cluster.scheduler_address), tmp_path / "run")
+    assert set(client.run(os.getpid).values()) == before  # no dask worker died
+    client.close()
+    by = cells.set_index("denoiser")
+    assert (by.drop(index="segv_self").status == "ok").all() and (by.loc["segv_self", "status"] == "error").all()
+    assert by.loc["segv_self", "error"].str.contains(
+        r"was killed by signal 11 \(SIGSEGV\) while running denoiser segv_self \(plugin faults").all()
+    clean = run(config(denoisers=("median", "wiener"), noise=("gaussian:25",), repetitions=1, metrics=("psnr",)),
+                plugins, LocalExecutor(1), tmp_path / "clean")
+    assert_same_cells(clean, cells[cells.denoiser != "segv_self"])
 
 
 def test_client_killed_resumes_from_store(cluster, plugins, tmp_path):
