@@ -95,9 +95,14 @@ def _table(table: ReportTable) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>{notes}</details>')
 
 
-def _lines(title: str, sid: str, lines: list[str]) -> str:
-    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
-    return f'<section id="{sid}"><h2>{_e(title)}</h2><ul class="lines">{items}</ul></section>'
+def _lines(title: str, sid: str, lines: list[str], fold: int = 0) -> str:
+    """A section of text lines; beyond ``fold`` lines (when given) the rest is folded away."""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines[:fold or None])
+    more = ""
+    if fold and len(lines) > fold:
+        rest = "".join(f"<li>{_e(line)}</li>" for line in lines[fold:])
+        more = f'<details><summary>{len(lines) - fold} more</summary><ul class="lines">{rest}</ul></details>'
+    return f'<section id="{sid}"><h2>{_e(title)}</h2><ul class="lines">{items}</ul>{more}</section>'
 
 
 def _viewer_data(report: Report, run_dir: Path | None) -> tuple[list[dict], list[str]]:
@@ -173,7 +178,7 @@ def render_html(report: Report, run_dir: str | Path | None = None) -> str:
         sections.append(_VIEWER)
         toc.append(("viewer", "Image viewer"))
     failures = report.failures or ["None: every cell finished with status ok."]
-    sections.append(_lines(f"Failed cells ({len(report.failures)})", "failures", failures))
+    sections.append(_lines(f"Failed cells ({len(report.failures)})", "failures", failures, fold=20))
     toc.append(("failures", "Failures"))
     nav = " · ".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in toc)
     tables_nav = "".join(f'<a href="#t-{_slug(t.key)}">{_e(t.key)}</a>' for t in report.tables)
@@ -280,6 +285,9 @@ var fa=document.getElementById("filter-all");
 if(fa)fa.addEventListener("input",function(){Array.prototype.forEach.call(boxes,function(b){
   if(fa.value)b.open=true;applyFilter(b);});});
 window.denoisebench={sortTable:sortTable};
+function openTarget(){var id=decodeURIComponent(location.hash.slice(1)),el=id&&document.getElementById(id);
+  if(el&&el.tagName==="DETAILS")el.open=true;}
+window.addEventListener("hashchange",openTarget);openTarget();
 
 var data=JSON.parse(document.getElementById("viewer-data").textContent||"{}");
 var panels=data.panels||[],pool=data.pool||[];
