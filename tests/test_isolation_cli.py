@@ -168,3 +168,25 @@ def test_plugins_that_exit_or_hang_at_import_are_reported(tmp_path, monkeypatch,
     finally:
         for module in IMPORT_FAULTS:
             sys.modules.pop(module, None)
+
+
+STARTKILL = '''
+import os, sys
+if sys.argv[:1] == ["-c"] and "denoisebench.engine.child" in sys.modules:  # only in worker processes
+    os._exit(9)
+'''
+
+
+def test_workers_that_cannot_start_fail_the_run_fast(tmp_path):
+    site = tmp_path / "site"
+    write_dist(site, "zz-startkill", "zz_startkill", STARTKILL)
+    out = tmp_path / "run"
+    proc = cli(site, *RUN, "--denoisers", "median", "--max-images", "3", "--output", str(out))
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 3, stderr
+    rows = statuses(out)
+    assert len(rows["median"]) == len(rows["noisy"]) == 3
+    every = rows["median"] + rows["noisy"]
+    assert all(r.startswith("error: ") and "exited with code 9" in r and "denoisebench plugins" in r for r in every)
+    # the first task was tried twice; then the third failed start in a row fails the rest without more tries
+    assert sum("3 worker processes in a row exited with code 9 while starting" in r for r in every) == 4

@@ -39,6 +39,8 @@ from denoisebench.results import CellResult, Task
 MAX_ATTEMPTS = 2
 #: seconds a worker may take to start and load its plugins
 START_TIMEOUT = 300.0
+#: this many workers in a row dying before they are ready fail the run's remaining tasks
+MAX_FAILED_STARTS = 3
 
 
 def how_it_ended(code: int | None) -> str:
@@ -146,6 +148,7 @@ class WorkerPool:
         self.plugins = plugins
         self.threads = threads or worker_threads()
         self.workers: list[Worker] = []
+        self.failed_starts = 0
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[CellResult]]:
         """Yield each task's rows (a culprit's row on its own, as soon as it is known), in completion order.
@@ -213,7 +216,7 @@ class WorkerPool:
             return
         kind = message[0]
         if kind == "ready":
-            w.ready = True
+            w.ready, self.failed_starts = True, 0
             w.job.since = time.monotonic()
         elif kind == "call":
             w.job.call, w.job.since = tuple(message[1:]), time.monotonic()
@@ -244,6 +247,14 @@ class WorkerPool:
         job = w.job
         if job.call is None:  # not inside a plugin call: starting up, or between calls
             self._discard(w)
+            self.failed_starts = 0 if w.ready else self.failed_starts + 1
+            if self.failed_starts >= MAX_FAILED_STARTS:  # no worker can start here: fail fast, not task by task
+                why = (f"{MAX_FAILED_STARTS} worker processes in a row {how} while starting (importing the plugins); "
+                       "run `denoisebench plugins` to see which plugin fails, and --disable-plugin it")
+                yield crashed(job.task, why)
+                while queue:
+                    yield crashed(queue.popleft().task, why)
+                return
             job.attempts += 1
             if job.attempts >= MAX_ATTEMPTS:
                 yield crashed(job.task, f"the worker process {how} before running this task "
