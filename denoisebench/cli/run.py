@@ -80,6 +80,8 @@ def add_parser(sub, add_global_options) -> None:
     p.add_argument("--summary-only", action="store_true",
                    help="print only the summary at the end (best denoiser per noise type, failed cells), no tables")
     p.add_argument("--no-figures", action="store_true", help="write the report without figures (faster)")
+    p.add_argument("--figure-denoisers", action="append", metavar="NAMES",
+                   help="comma-separated denoisers the visual figure shows (default: every denoiser of the run)")
     p.add_argument("--quick", action="store_true",
                    help="CI profile: 4 embedded images cropped to 128x128, one level per noise type (see "
                         "denoisebench.profiles); explicit options override it")
@@ -173,6 +175,11 @@ def run_command(args) -> int:
     plugins = args.plugins
     config = config_from_args(args)
     plan = make_plan(config, plugins)
+    figure_denoisers = split_list(args.figure_denoisers) or None
+    unknown = [n for n in figure_denoisers or () if n not in plan.denoisers]
+    if unknown:
+        raise ConfigError(f"--figure-denoisers {','.join(unknown)}: not a denoiser of this run; it has "
+                          f"{', '.join(plan.denoisers)}")
     run_dir = Path(args.output or args.from_run or default_run_dir(config))
     if args.dry_run:
         show_line(console, f"dry run: {plan.n_cells} cells ({len(plan.denoisers)} denoisers × {len(plan.noise)} "
@@ -205,7 +212,7 @@ def run_command(args) -> int:
         counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
         elapsed = time.perf_counter() - t0
         report = build_report(store)
-        write_report(report, run_dir, figures=not args.no_figures)
+        write_report(report, run_dir, figures=not args.no_figures, figure_denoisers=figure_denoisers)
         if not args.quiet and not args.summary_only:
             print_report(report, console)
         if not args.quiet:
