@@ -113,7 +113,8 @@ def run(*, output: str | Path | None = None, on_result: Callable[[Any], None] | 
 
     ``options`` are those of :func:`make_config` (the CLI's ``run`` flags by name). ``output``: the run directory
     (default ``reports/run-<dataset>-<hash>``). ``on_result(cell_result)`` is called for every finished cell.
-    ``write_report``: write ``report.md`` and the CSV/LaTeX tables (``figures=True`` draws the figures too).
+    ``write_report``: write ``report.md``, ``report.html`` and the CSV/LaTeX tables (``figures=True`` draws the
+    figures too).
     """
     from denoisebench.engine.executors import make_executor
     from denoisebench.engine.grid import make_plan
@@ -196,7 +197,8 @@ class Run:
                                 holm_family=holm_family)
 
     def write_report(self, *, figures: bool = True, **options: Any) -> list[Path]:
-        """Write report.md, tables/*.csv and *.tex (and figures) into the run directory; returns the paths."""
+        """Write report.md, report.html, tables/*.csv and *.tex (and figures) into the run directory; returns the
+        paths."""
         from denoisebench.reporting.files import write_report
 
         return write_report(self.report(**options), self.path, figures=figures)
