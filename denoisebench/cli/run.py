@@ -182,9 +182,8 @@ def run_command(args) -> int:
                           f"{', '.join(plan.denoisers)}")
     run_dir = Path(args.output or args.from_run or default_run_dir(config))
     if args.dry_run:
-        show_line(console, f"dry run: {plan.n_cells} cells ({len(plan.denoisers)} denoisers × {len(plan.noise)} "
-                           f"noise settings × {len(plan.tasks) // max(1, len(plan.noise) * config.repetitions)} "
-                           f"images × {config.repetitions} repetition(s)); run directory {run_dir}")
+        show_line(console, f"dry run: {plan.n_cells} cells ({plan.shape_text()} × {config.repetitions} "
+                           f"repetition(s)); run directory {run_dir}")
         return 0
     executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins, plugins=plugins,
                              **executor_options(args))
@@ -202,8 +201,7 @@ def run_command(args) -> int:
         todo = pending_count(plan, store)
         if not args.quiet:
             show_line(console, f"run directory: {run_dir}  ({plan.n_cells} cells, {todo} to run; "
-                               f"{len(plan.denoisers)} denoisers × {len(plan.noise)} noise settings × "
-                               f"{len(plan.tasks) // max(1, len(plan.noise) * config.repetitions)} images)")
+                               f"{plan.shape_text()})")
             for st in plugins.errors:
                 show_line(console, f"plugin {st.name}: {st.reason}", "yellow")
             for line in plugins.problems:  # entries skipped because another plugin registered the name first

@@ -46,6 +46,18 @@ class Plan:
     def n_cells(self) -> int:
         return sum(len(t.cells) for t in self.tasks)
 
+    def shape_text(self) -> str:
+        """``11 denoisers × 14 noise settings × 12 images``; per dataset when their settings differ (a paired
+        dataset's ``real``): ``11 denoisers; polyu: 100 images × 1 noise setting, set12: 12 images × 14 ...``."""
+        images = {label: len({t.image_id for t in self.tasks if t.cells[0].dataset == label})
+                  for label in dict.fromkeys(self.datasets.values())}
+        counts = {label: len(self.settings.get(label, [])) for label in images}
+        head = f"{len(self.denoisers)} denoisers"
+        if len(set(counts.values())) <= 1:
+            return f"{head} × {len(self.noise)} noise settings × {sum(images.values())} images"
+        return head + "; " + ", ".join(f"{label}: {images[label]} images × {counts[label]} noise setting"
+                                       f"{'s' if counts[label] != 1 else ''}" for label in images)
+
 
 def param_sets(base: dict[str, Any], axes: dict[str, list[Any]], order: list[str]) -> list[dict[str, Any]]:
     """One parameter dict per point of the Cartesian product of ``axes`` (parameter -> values) over ``base``.
