@@ -116,7 +116,8 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
             # the unit is the image: repetitions of an image are averaged first
             per_image = sub.groupby(IMAGE_KEYS)[["percent", "delta", "before", "after"]].mean()
             mean, lo, hi = stats.mean_ci(per_image["percent"])
-            row.append(f"{fmt_percent(mean)} ({spec.format(per_image['delta'].mean())}{unit})")
+            gain = per_image["delta"].mean() * (1 if higher else -1)  # same sign as the %: positive = better
+            row.append(f"{fmt_percent(mean)} ({spec.format(gain)}{unit})")
             raw.append({"setting": setting, "denoiser": name, "n": len(per_image), "percent_mean": mean,
                         "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": per_image["delta"].mean(),
                         "before_mean": per_image["before"].mean(), "after_mean": per_image["after"].mean()})
@@ -136,7 +137,8 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
         ["noise setting"] + names + ["one-way ANOVA F", "RM-ANOVA F", "Friedman χ²"], rows, pd.DataFrame(raw),
         notes=[f"improvement % = mean over images of (out − noisy) / |noisy| × 100, positive = better ({label}: "
                f"{'higher' if higher else 'lower'} is better); — where beyond ±{PERCENT_LIMIT:.0f} % (a near-zero "
-               f"noisy baseline); in brackets the mean {label} difference out − noisy{unit}. Unit = image: "
+               f"noisy baseline); in brackets the mean improvement in {label}{unit} (out − noisy, or noisy − out where "
+               "lower is better: the same sign as the %). Unit = image: "
                "repetitions are averaged within an image first, so n = images. Tests across the denoisers' per-image "
                f"{label}: one-way ANOVA (the paper's; ignores the pairing), repeated-measures ANOVA "
                "(statsmodels AnovaRM, images = subjects) and Friedman (scipy) respect it; uncorrected p",
