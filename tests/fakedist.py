@@ -27,3 +27,23 @@ def install(monkeypatch, root: Path, modules: list[str]) -> None:
     monkeypatch.setenv("PYTHONPATH", str(root))
     for module in modules:
         sys.modules.pop(module, None)
+
+
+def run_with_plugin(tmp_path_factory, dist: str, plugin: str, module: str, source: str, argv: list[str]):
+    """Install a one-module distribution, run ``denoisebench`` with ``argv`` (plus ``--output``) in-process and
+    yield the run directory; the distribution stays on the path until the generator is closed (a module-scoped
+    fixture's lifetime)."""
+    import pytest
+
+    from denoisebench.cli import main
+
+    root = write_distribution(tmp_path_factory.mktemp("site"), dist, "1.0", {plugin: module}, {module: source})
+    mp = pytest.MonkeyPatch()
+    install(mp, root, [module])
+    out = tmp_path_factory.mktemp("run") / "run"
+    try:
+        assert main([*argv, "--output", str(out)]) == 0
+        yield out
+    finally:
+        mp.undo()
+        sys.modules.pop(module, None)

@@ -7,10 +7,9 @@ import json
 
 import numpy as np
 import pytest
-from fakedist import install, write_distribution
+from fakedist import run_with_plugin
 
 from denoisebench.baseline.file import export_baseline
-from denoisebench.cli import main
 from denoisebench.reporting.markdown import render_markdown
 from denoisebench.reporting.tables import build_report
 from denoisebench.store import Store
@@ -45,16 +44,7 @@ RUN = ["run", "--denoisers", "median,mean,gaussian", "--noise", "gaussian:25,sal
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    root = write_distribution(tmp_path_factory.mktemp("site"), "acme-metrics", "2.0", {"acme": "acme_metrics"},
-                              {"acme_metrics": NRMSE})
-    mp = pytest.MonkeyPatch()
-    install(mp, root, ["acme_metrics"])
-    out = tmp_path_factory.mktemp("nrmse") / "run"
-    try:
-        assert main([*RUN, "--output", str(out)]) == 0
-        yield out
-    finally:
-        mp.undo()
+    yield from run_with_plugin(tmp_path_factory, "acme-metrics", "acme", "acme_metrics", NRMSE, RUN)
 
 
 def test_metric_metadata_is_stored_with_the_run(run_dir):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fakedist import install, write_distribution
+from fakedist import run_with_plugin
 
-from denoisebench.cli import main
 from denoisebench.reporting.perimage import monotonic_violations
 from denoisebench.reporting.tables import build_report
 from denoisebench.store import Store
@@ -36,17 +35,9 @@ def denoisebench_register_denoisers(registry):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    root = write_distribution(tmp_path_factory.mktemp("site"), "acme-collapse", "1.0", {"collapse": "acme_collapse"},
-                              {"acme_collapse": COLLAPSE})
-    mp = pytest.MonkeyPatch()
-    install(mp, root, ["acme_collapse"])
-    out = tmp_path_factory.mktemp("outliers") / "run"
-    try:
-        assert main(["run", "--denoisers", "median,collapse", "--noise", "gaussian:15,gaussian:25", "--max-images",
-                     "6", "--metrics", "psnr", "--quiet", "--no-figures", "--output", str(out)]) == 0
-        yield out
-    finally:
-        mp.undo()
+    yield from run_with_plugin(tmp_path_factory, "acme-collapse", "collapse", "acme_collapse", COLLAPSE,
+                               ["run", "--denoisers", "median,collapse", "--noise", "gaussian:15,gaussian:25",
+                                "--max-images", "6", "--metrics", "psnr", "--quiet", "--no-figures"])
 
 
 def test_outliers_name_the_collapsed_images(run_dir):
