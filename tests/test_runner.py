@@ -198,3 +198,22 @@ def test_cell_timeout_must_be_seconds(plugins):
     make_plan(config(cell_timeout=2.0, executor="dask"), plugins)  # enforced by every executor's worker pool
     with pytest.raises(DenoiseBenchError, match="pass seconds >= 0"):
         make_plan(config(cell_timeout=-1.0), plugins)
+
+
+def test_worker_decodes_an_image_once_for_its_tasks(monkeypatch):
+    """An image has one task per noise setting: the worker keeps the last few images decoded, read-only."""
+    from denoisebench.engine.worker import IMAGE_CACHE, WorkerState
+
+    state = WorkerState()
+    dataset = state.dataset("embedded")
+    calls = []
+    original = type(dataset).load
+    monkeypatch.setattr(type(dataset), "load", lambda self, image_id: calls.append(image_id) or original(self, image_id))
+    ids = dataset.ids()
+    first = state.clean_image("embedded", ids[0])
+    assert state.clean_image("embedded", ids[0]) is first and calls == [ids[0]]
+    assert not first.flags.writeable
+    for image_id in ids[1:IMAGE_CACHE + 1]:
+        state.clean_image("embedded", image_id)
+    state.clean_image("embedded", ids[0])  # pushed out by IMAGE_CACHE newer images: loaded again
+    assert calls.count(ids[0]) == 2

@@ -20,6 +20,7 @@ import importlib.util
 import math
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +37,10 @@ from denoisebench.seeding import cell_rng, cell_seed
 _STATES: dict[tuple, WorkerState] = {}
 
 
+#: dataset images a worker keeps decoded (the tasks of one image come one after another)
+IMAGE_CACHE = 4
+
+
 class WorkerState:
     def __init__(self, disable: tuple[str, ...] = (), plugins=None):
         from denoisebench.pluginmanager import make_plugins
@@ -44,6 +49,21 @@ class WorkerState:
         self._datasets: dict[str, Any] = {}
         self._denoisers: dict[tuple[str, str], Any] = {}
         self._metrics: dict[str, Any] = {}
+        self._images: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+    def clean_image(self, spec: str, image_id: str) -> np.ndarray:
+        """A dataset image, loaded and decoded once per worker for its consecutive tasks (an image has one task per
+        noise setting and repetition): the last :data:`IMAGE_CACHE` images are kept, read-only."""
+        key = (spec, image_id)
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        image = np.asarray(self.dataset(spec).load(image_id))
+        image.flags.writeable = False
+        self._images[key] = image
+        if len(self._images) > IMAGE_CACHE:
+            self._images.popitem(last=False)
+        return image
 
     def dataset(self, spec: str):
         if spec not in self._datasets:
@@ -198,7 +218,7 @@ def _inputs(state: WorkerState, task: Task, seed: int) -> tuple[np.ndarray, np.n
     if getattr(model, "captured", False):  # real noise: the paired dataset's stored capture, no draw
         clean, noisy = state.dataset(task.dataset_spec).pair(task.image_id)
         return readonly(clean), readonly(noisy)
-    clean = readonly(state.dataset(task.dataset_spec).load(task.image_id))
+    clean = readonly(state.clean_image(task.dataset_spec, task.image_id))
     return clean, readonly(model.apply(clean, cell_rng(seed)))
 
 
