@@ -24,6 +24,8 @@ class ReportTable:
     keys: int = 1
     #: a long detail table (e.g. per image): written to CSV and the HTML report, not printed or put in report.md
     detail: bool = False
+    #: False: left out of the terminal unless selected (``--table KEY``); in report.md, CSV and report.html
+    terminal: bool = True
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -221,6 +222,10 @@ def failure_lines(cells: pd.DataFrame) -> list[str]:
     return out
 
 
+#: metrics (in declared order) whose Table 3 and per-setting table the terminal shows; the others are in the files
+PRIMARY = 2
+
+
 def summary_lines(cells: pd.DataFrame, plan: dict, meta: dict, alpha: float = 0.05) -> list[str]:
     """One line per noise type and primary metric (the first two summary metrics: PSNR and SSIM when they ran):
     the best denoiser by mean per-image value, its margin over the runner-up and whether a paired t-test on the
@@ -289,7 +294,7 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
         if metrics and chosen:
             notes.append(f"Table 2 denoiser: {why_chosen}")
             report.tables.append(paper.table2(cells, plan, meta, chosen, why_chosen))
-        report.tables += [table3(cells, plan, meta, m) for m in metrics]
+        report.tables += [replace(table3(cells, plan, meta, m), terminal=i < PRIMARY) for i, m in enumerate(metrics)]
         report.tables.append(table4(cells, plan, meta, include_timing))
         if metrics and reference:
             notes.append(f"pairwise reference denoiser: {why_ref}")
@@ -297,7 +302,8 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
         corr = paper.correlation_table(cells, metrics)
         if corr is not None:
             report.tables.append(corr)
-        report.tables += [per_setting(cells, plan, meta, m) for m in metrics]
+        report.tables += [replace(per_setting(cells, plan, meta, m), terminal=i < PRIMARY)
+                          for i, m in enumerate(metrics)]
         if metrics:
             from denoisebench.reporting import perimage
 

@@ -97,12 +97,18 @@ def print_report(report: Report, console=None, *, tables: list[str] | None = Non
         console.rule(escape(report.title))
         for line in report.header[:5]:
             console.print(f"[dim]{escape(line)}[/]", highlight=False)
+    skipped = []
     for table in report.select(tables):
-        if table.detail and not tables:
+        if (table.detail or not table.terminal) and not tables:
+            skipped.append(table.key)
             continue
         for part in split_columns(table, console.width):
             console.print()
             console.print(rich_table(part, console.width))
+    if skipped:
+        console.print(f"\n{len(skipped)} more tables in report.md and report.html (the secondary metrics' Table 3 and "
+                      f"per-setting means, the per-image table); one here: --table KEY, e.g. --table {skipped[0]}",
+                      highlight=False)
     if report.failures:
         console.print(f"\n[yellow]{len(report.failures)} failed or incomplete cell(s); see report.md[/]")
         for line in report.failures[:5]:
