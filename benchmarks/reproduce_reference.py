@@ -126,6 +126,8 @@ def run_direct(todo: list[tuple[str, str]], data: Path, work: Path, max_images: 
     from denoisebench.pluginmanager import make_plugins
 
     plugins = make_plugins()
+    if any(m == "bm3d" for m, _ in todo) and "bm3d" not in plugins.denoisers:
+        plugins = make_plugins(extra_plugins=[("bm3d", source_tree_plugin("denoisebench-bm3d", "denoisebench_bm3d"))])
     by_set: dict[str, list[str]] = {}
     for model, dataset in todo:
         by_set.setdefault(dataset, []).append(model)
@@ -160,6 +162,15 @@ def run_direct(todo: list[tuple[str, str]], data: Path, work: Path, max_images: 
                      statistics.median(seconds))
                 log(f"{model:9s} {dataset:16s} sigma {sigma:2d}: {np.mean(list(values.values())):.3f} dB "
                     f"({len(values)} cells, {time.perf_counter() - t_all:.0f} s)")
+
+
+def source_tree_plugin(dist: str, package: str):
+    """A plugin of this repository that is not installed (e.g. denoisebench-bm3d, non-commercial licence),
+    imported from its source folder and registered for this process only."""
+    import importlib
+
+    sys.path.insert(0, str(REPO / "plugins" / dist))
+    return importlib.import_module(f"{package}.plugin")
 
 
 def save(work: Path, model: str, dataset: str, sigma: int, values: dict, via: str, median_s: float | None) -> None:
@@ -200,25 +211,30 @@ def run_harness(todo: list[tuple[str, str]], data: Path, work: Path, max_images:
         if any(not result_path(work, model, dataset, s).is_file() for s in SIGMAS):
             by_set.setdefault(dataset, []).append(model)
     for dataset, models in by_set.items():
-        run_dir = work / f"run-{dataset}-{'-'.join(sorted(models))}-r{REPETITIONS.get(dataset, 1)}"
+        reps = REPETITIONS.get(dataset, 1)
+        run_dir = work / f"run-{dataset}-{'-'.join(sorted(models))}{f'-r{reps}' if reps > 1 else ''}"
         cmd = [*cmd0, "run", "--protocol", "kair", "--dataset", f"{dataset}:root={data}",
                "--denoisers", ",".join(models), "--metrics", "psnr", "--output", str(run_dir),
                "--quiet", "--no-figures", *sum((["--noise", f"gaussian:{s}"] for s in SIGMAS), [])]
         if max_images:
             cmd += ["--max-images", str(max_images)]
-        reps = REPETITIONS.get(dataset, 1)
         if reps > 1:
             cmd += ["--repetitions", str(reps)]
         t0 = time.perf_counter()
         log("$ " + " ".join(cmd))
-        subprocess.run(cmd, check=True)
+        rc = subprocess.run(cmd).returncode
         rows = read_store(run_dir)
+        if rc != 0:  # e.g. the report step failed after every cell was stored: the store is what counts
+            log(f"denoisebench run exited with status {rc}; using the cells in {run_dir} if they are complete")
         for model in models:
             for sigma in SIGMAS:
                 sel = [r for r in rows if r["denoiser"] == model and r["noise_level"] == str(sigma)]
+                expected = sum(1 for r in rows if r["denoiser"] == "noisy" and r["noise_level"] == str(sigma))
                 bad = [r for r in sel if r["status"] != "ok"]
                 if bad:
                     raise SystemExit(f"{model} {dataset} sigma {sigma}: {len(bad)} cells not ok: {bad[0]['error']}")
+                if not sel or len(sel) != expected:
+                    raise SystemExit(f"{model} {dataset} sigma {sigma}: {len(sel)} of {expected} cells in {run_dir}")
                 values = {f"{r['image_id']}#{r['repetition']}": r["psnr"] for r in sel}
                 save(work, model, dataset, sigma, values, "harness (denoisebench run --protocol kair)",
                      statistics.median([r["seconds"] for r in sel]) if sel else None)
@@ -236,6 +252,36 @@ def read_store(run_dir: Path) -> list[dict]:
          f"FROM cells c LEFT JOIN metrics m ON m.key = c.key AND m.metric = 'psnr'")
     keys = ("denoiser", "image_id", "repetition", "noise_level", "status", "error", "seconds", "psnr")
     return [dict(zip(keys, r)) for r in db.execute(q)]
+
+
+# ------------------------------------------------------------------------------------------------ extra draws
+
+
+def run_draws(data: Path, work: Path, sigma: int, n: int, log) -> None:
+    """Set12 at ``sigma``: the KAIR-protocol mean of DnCNN-S and FFDNet for ``n`` noise draws (the harness's seeds,
+    repetitions 0..n-1), to measure how far one draw's mean moves on a 12-image set."""
+    from denoisebench.datasets import dataset_from_spec
+    from denoisebench.pluginmanager import make_plugins
+
+    plugins = make_plugins()
+    ds = dataset_from_spec(plugins, f"set12:root={data}")
+    spec = noise_spec(sigma)
+    noise = plugins.noise_models.get("gaussian")(clip=False, **spec.kwargs)
+    names = ("dncnn_s", "ffdnet")
+    dens = {m: plugins.denoisers.get(m)(**plugins.denoisers.get(m).default_params(spec)) for m in names}
+    means: dict[str, list[float]] = {m: [] for m in names}
+    for r in range(n):
+        vals: dict[str, list[float]] = {m: [] for m in names}
+        for i in ds.ids():
+            clean = ds.load(i)
+            noisy = noise.apply(clean, seeded_rng("set12", i, spec, repetition=r))
+            for m in names:
+                vals[m].append(psnr_uint8(clean, dens[m].denoise(noisy, noise=spec)))
+        for m in names:
+            means[m].append(float(np.mean(vals[m])))
+        log(f"draw {r}: " + ", ".join(f"{m} {means[m][-1]:.3f}" for m in names))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"set12_draws_{sigma}.json").write_text(json.dumps({"sigma": sigma, "draw_means": means}, indent=1))
 
 
 # ------------------------------------------------------------------------------------------------ timing
@@ -267,11 +313,16 @@ def run_timing(data: Path, work: Path, repeats: int, log) -> None:
             t0 = time.perf_counter()
             den.denoise(img, noise=spec if cls.needs_noise_level else None)
             times[key].append(time.perf_counter() - t0)
+    if "bm3d" not in plugins.denoisers:
+        try:
+            plugins = make_plugins(extra_plugins=[("bm3d", source_tree_plugin("denoisebench-bm3d", "denoisebench_bm3d"))])
+        except ImportError as exc:  # the bm3d package itself is missing
+            log(f"bm3d not timed: {exc}")
     if "bm3d" in plugins.denoisers:
         cls = plugins.denoisers.get("bm3d")
         den = cls(**cls.default_params(spec))
         times["bm3d (gray)"] = []
-        for _ in range(max(1, repeats // 5)):
+        for _ in range(max(1, repeats // 5)):  # seconds per call: a few calls, after the CNN rounds
             t0 = time.perf_counter()
             den.denoise(g.copy(), noise=spec)
             times["bm3d (gray)"].append(time.perf_counter() - t0)
@@ -300,9 +351,10 @@ def render(work: Path, output: Path) -> str:
         "**Protocol** (`--protocol kair`, the DnCNN / FFDNet / KAIR test scripts): Gaussian noise sigma/255 added",
         "to the float image and not clipped; the output clipped to [0, 1] and rounded to uint8 levels; PSNR with",
         "peak 255 on the uint8 values (= data range 1 on k/255 values); no border crop; mean of the per-image PSNR;",
-        "colour PSNR over all RGB values. One noise draw per image from the harness's seeds (base seed 0), so our",
-        "noise realisation differs from the authors' MATLAB `randn('seed', 0)` draws: that alone moves a mean by",
-        f"about 0.01 dB. Target: within {TOLERANCE} dB of every published value.",
+        "colour PSNR over all RGB values. Noise from the harness's seeds (base seed 0): one draw per image, five on",
+        "Set12 (below). Our noise realisation differs from the authors' MATLAB `randn('seed', 0)` draws, which alone",
+        f"moves a mean by about 0.01 dB on the large sets. Target: within {TOLERANCE} dB of every published value.",
+        "\"ours\" is the mean over images (and draws); \"spread\" is the standard deviation of the per-draw means.",
         "",
         "| model | set | sigma | published | ours | ours − published | images × draws | one draw: first, spread | run via |",
         "|---|---|---:|---:|---:|---:|---:|---|---|",
@@ -325,7 +377,19 @@ def render(work: Path, output: Path) -> str:
             one = f"{dm[0]:.3f}, ±{statistics.stdev(dm):.3f}" if len(dm) > 1 else f"{dm[0]:.3f}"
             lines.append(f"| {TITLES[model]} | {SET_TITLES[dataset]} | {sigma} | {pub:.2f} | {r['mean_psnr']:.3f} | "
                          f"{diff:+.3f}{flag} | {r.get('images', r['n'])} × {len(dm)} | {one} | {via} |")
-    lines += ["", "Sources of the published values:", ""]
+    n_run = sum(1 for (m, d) in PUBLISHED for sg in SIGMAS if result_path(work, m, d, sg).is_file())
+    groups = {"Set12 (the noise draw of a 12-image set, below)": [x for x in misses if x[1] == "set12"],
+              "BM3D (another implementation than the published one, below)": [x for x in misses if x[0] == "bm3d"]}
+    other = [x for x in misses if x[1] != "set12" and x[0] != "bm3d"]
+    why = "; ".join(f"{len(v)} {k}" for k, v in groups.items() if v)
+    if other:
+        why += ("; " if why else "") + f"{len(other)} other"
+    lines += ["", f"**{n_run - len(misses)} of {n_run} entries run are within {TOLERANCE} dB** of the published value"
+              + (f". Misses (marked): {why}." if misses else "."), ""]
+    if missing:
+        lines += [f"Not run: {', '.join(missing)} (see below).", ""]
+    lines += ["Sources of the published values (as quoted in issue 15 and `shared/weights/MANIFEST.md`; the table",
+              "captions are given rather than table numbers, which were not re-checked against the PDFs here):", ""]
     used = []
     for (_m, _d), (_v, src) in PUBLISHED.items():
         if src not in used:
@@ -333,37 +397,155 @@ def render(work: Path, output: Path) -> str:
     for src in used:
         who = ", ".join(f"{TITLES[m]} {SET_TITLES[d]}" for (m, d), (_v, s) in PUBLISHED.items() if s == src)
         lines.append(f"- {who}: {SOURCES[src]}.")
-    notes_path = Path(__file__).with_name("reproduce_reference_notes.md")
-    lines += ["", "Values differing from the published ones by more than the rounding of a two-decimal figure plus",
-              f"{TOLERANCE} dB are marked **(miss)**." if misses else
-              f"Every entry that was run is within {TOLERANCE} dB (plus the rounding of a two-decimal published figure).",
-              ""]
-    if missing:
-        lines += [f"Not run: {', '.join(missing)}.", ""]
+    lines += ["", NOTES_CHECKS.strip().replace("{large}", large_set_summary(work)), ""]
+    lines += set12_section(work, misses)
+    lines += bm3d_section(work)
     timing = work / "timing.json"
     if timing.is_file():
         t = json.loads(timing.read_text())
         lines += ["## Inference time per image", "",
-                  f"One {t['shape']} image (BSD68 / CBSD68 `test001`), sigma 25, {t['repeats']} interleaved repetitions "
-                  f"after one warm-up call, medians (min); CPU only ({t['cpu_count']} cores shared with other jobs, "
-                  f"torch threads {t['torch_threads']}). Timings on this machine kind drift up to 15× between periods: "
-                  "compare the models with each other, not with other tables.", "",
-                  "| model | median | min | calls |", "|---|---:|---:|---:|"]
-        for k, v in t["median_s"].items():
-            lines.append(f"| {k} | {v * 1000:.0f} ms | {t['min_s'][k] * 1000:.0f} ms | {t['n'][k]} |")
-        lines += ["", "No CUDA device was available here, so there are no GPU timings.", ""]
-    if notes_path.is_file():
-        lines += [notes_path.read_text().strip(), ""]
+                  f"One {t['shape']} image (the first of BSD68 / CBSD68), sigma 25, {t['repeats']} interleaved rounds "
+                  f"over the models after one warm-up call each; median and minimum per call. CPU only "
+                  f"({t['cpu_count']} cores shared with other jobs, torch threads {t['torch_threads']}, float32). "
+                  "Timings on this machine kind drift up to 15× between periods: compare the models with each other, "
+                  "not with other tables.", "",
+                  "| model | median | min | calls | median / FFDNet gray |", "|---|---:|---:|---:|---:|"]
+        order = ["dncnn_s (gray)", "dncnn_b (gray)", "ffdnet (gray)", "cdncnn_b (colour)", "ffdnet (colour)", "bm3d (gray)"]
+        base = t["median_s"].get("ffdnet (gray)")
+        for k in sorted(t["median_s"], key=lambda k: order.index(k) if k in order else len(order)):
+            v = t["median_s"][k]
+            ratio = f"{v / base:.1f}×" if base else ""
+            lines.append(f"| {k} | {v * 1000:.0f} ms | {t['min_s'][k] * 1000:.0f} ms | {t['n'][k]} | {ratio} |")
+        if "bm3d (gray)" in t["median_s"]:
+            lines += ["", "BM3D was timed with a few calls after the CNN rounds (not interleaved: one call takes seconds)."]
+        lines += ["", "No CUDA device was available here, so there are no GPU timings (on CUDA the plugin runs float32 "
+                  "with TF32 off).", ""]
     lines += ["## How to regenerate", "",
               "    .venv/bin/python benchmarks/reproduce_reference.py             # DnCNN / FFDNet entries",
               "    .venv/bin/python benchmarks/reproduce_reference.py --models bm3d",
               "    .venv/bin/python benchmarks/reproduce_reference.py --timing",
+              "    .venv/bin/python benchmarks/reproduce_reference.py --draws 20 --sigma 50   # the Set12 draws table",
               "    .venv/bin/python benchmarks/reproduce_reference.py --render    # this file from the saved results",
               "", "Per-image values are kept in the `--work` folder (default `reports/reproduce_reference/`).", ""]
     text = "\n".join(lines)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
     return text
+
+
+NOTES_CHECKS = """
+## What the agreement rests on
+
+- **Conversion.** The MatConvNet kernels (HDF5 stores MATLAB arrays with their axes reversed; MATLAB drops a
+  trailing singleton axis) are converted to PyTorch `(out, in, kh, kw)`. The converted `dncnn_sigma25.mat` equals
+  the author's own PyTorch conversion `kair_dncnn_25.pth` exactly (max |difference| 0; the kernels with the spatial
+  axes left unswapped differ by up to 1.9), in `plugins/denoisebench-reference/tests` and `tests/test_reference_models.py`.
+- **FFDNet sub-pixel order.** `vl_nnSubP` numbers the four sub-images of a channel row-offset-fastest, PyTorch's
+  `pixel_unshuffle` column-offset-fastest; the first conv's inputs and the last conv's outputs are permuted once
+  (tested against a transcription of the MATLAB loop).
+- **Padding.** FFDNet needs even sizes: an odd last row/column is repeated and cropped back, as the authors'
+  `Demo_AWGN_*.m` do. BSD68/CBSD68 are 481×321 (both sides odd), so every FFDNet BSD68/CBSD68 entry uses it.
+- **Colour order.** RGB throughout (MATLAB's `imread` returns RGB, and so does our loader; nothing is BGR).
+- **Protocol.** The harness's `--protocol kair` values equal an independent computation on the registry classes
+  (noise from the same seeds, outputs clipped and rounded, PSNR on uint8 with peak 255) to 1e-6 dB per image.
+- **Same networks, large sets.** On BSD68, CBSD68 and Kodak24 (6–10 M pixels per set, where one noise draw moves
+  the mean by less than about 0.006 dB) the DnCNN / FFDNet entries are {large}; a wrong kernel orientation,
+  sub-pixel order, padding or colour order would cost far more than that.
+"""
+
+
+def large_set_summary(work: Path) -> str:
+    diffs = [json.loads(result_path(work, m, d, sg).read_text())["mean_psnr"] - v[SIGMAS.index(sg)]
+             for (m, d), (v, _s) in PUBLISHED.items() if d != "set12" and m != "bm3d" for sg in SIGMAS
+             if result_path(work, m, d, sg).is_file()]
+    if not diffs:
+        return "no entry has been run yet"
+    worst = max(abs(x) for x in diffs)
+    return (f"all {len(diffs)} within {worst:.3f} dB of the published values, {sum(abs(x) <= 0.01 for x in diffs)} "
+            f"of them within 0.01 dB")
+
+def bm3d_section(work: Path) -> list[str]:
+    done = [sg for sg in SIGMAS if result_path(work, "bm3d", "bsd68", sg).is_file()]
+    out = ["## BM3D", ""]
+    if done:
+        out.append(f"BM3D (`bm3d` {_version('bm3d')}, profile `np`, told the true sigma) through the `denoisebench-bm3d` "
+                   "plugin, which is not installed in this environment (its licence is non-commercial): the script "
+                   "registers it from `plugins/denoisebench-bm3d` for its own process and drives the registry classes "
+                   "with the same protocol and seeds (\"run via: direct\").")
+        diffs = [json.loads(result_path(work, "bm3d", "bsd68", sg).read_text())["mean_psnr"]
+                 - PUBLISHED[("bm3d", "bsd68")][0][SIGMAS.index(sg)] for sg in done]
+        out += ["", f"Our BM3D values are {min(diffs):+.3f} to {max(diffs):+.3f} dB from the published ones, the same "
+                "sign at every sigma. The published figures were made with the BM3D code of 2016-2017 (the authors' "
+                "release of Dabov et al. 2007); the PyPI `bm3d` package is the later implementation of Mäkinen, Azzari "
+                "and Foi (2019/2020) with its own default profile, a different implementation of the method from the "
+                "one that was measured. The protocol is not the cause: the same protocol, images and noise reproduce "
+                "every DnCNN / FFDNet BSD68 entry within 0.01 dB. The older code is not available here to confirm it.", ""]
+    if len(done) < len(SIGMAS):
+        out.append(f"{'Sigma ' + ', '.join(str(sg) for sg in SIGMAS if sg not in done) + ' not' if done else 'Not'} "
+                   "run here: one BSD68 image takes 12 s to several minutes on this machine's 2 shared cores, so the "
+                   "204 calls take an hour or more; `--models bm3d` runs them.")
+    return out + [""]
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "?"
+
+
+def spread_range(work: Path) -> str:
+    sds = []
+    for m, d in PUBLISHED:
+        for sg in SIGMAS:
+            path = result_path(work, m, d, sg)
+            if d == "set12" and path.is_file():
+                dm = json.loads(path.read_text()).get("draw_means") or []
+                if len(dm) > 1:
+                    sds.append(statistics.stdev(dm))
+    return f"{min(sds):.3f}–{max(sds):.3f}" if sds else "(not measured)"
+
+
+def set12_section(work: Path, misses) -> list[str]:
+    """Why Set12 entries move: the spread of one draw's mean, with extra draws when they were measured."""
+    out = ["## Set12: one noise draw is not enough", "",
+           f"Set12 has 12 images of 256² or 512² pixels, so the mean PSNR of one noise draw moves from draw to draw by "
+           f"about as much as the {TOLERANCE} dB target: the spread column above (standard deviation of the per-draw "
+           f"means over the {REPETITIONS.get('set12', 1)} draws) is {spread_range(work)} dB. The Set12 entries therefore "
+           f"average {REPETITIONS.get('set12', 1)} draws (a rule by set size, the same for every model and sigma).",
+           ""]
+    for path in sorted(work.glob("set12_draws_*.json")):
+        d = json.loads(path.read_text())
+        sg = d["sigma"]
+        out += [f"Measured further at sigma {sg}: {len(next(iter(d['draw_means'].values())))} draws with the harness's "
+                f"seeds (`--draws N --sigma {sg}`):", "",
+                "| model | published | mean of the draws | its standard error | one draw: spread | lowest, highest |",
+                "|---|---:|---:|---:|---:|---|"]
+        for m, v in d["draw_means"].items():
+            v = np.asarray(v)
+            pub = PUBLISHED[(m, "set12")][0][SIGMAS.index(sg)]
+            out.append(f"| {TITLES[m]} | {pub:.2f} | {v.mean():.3f} | {v.std(ddof=1) / np.sqrt(len(v)):.3f} | "
+                       f"±{v.std(ddof=1):.3f} | {v.min():.3f}, {v.max():.3f} |")
+        out.append("")
+    out += [SET12_FINDINGS.strip(), ""]
+    return out
+
+
+SET12_FINDINGS = """
+What this means. The same networks reproduce BSD68, CBSD68 and Kodak24 (above), so the Set12 gap is not the
+conversion, the padding or the colour order, and the harness's Set12 values equal the direct computation. It is
+the noise draw. The authors' test demos draw one MATLAB `randn('seed', 0)` realisation per image, and on Set12 one
+draw's mean spreads by ±0.02 dB at sigma 50. To see whether our noise itself is at fault (float32 ziggurat normals
+in the harness), FFDNet at sigma 50 was also run, with a separate script, on 20 draws from each of three other
+streams: numpy `default_rng` float32 (as the harness), `default_rng` float64 and the legacy `RandomState` float64
+gave 27.309, 27.301 and 27.305 dB (standard errors 0.004-0.006). The streams agree, so the float32 noise is not the
+cause; the harness's own first 20 seeds happen to sit lower (27.292 dB), and the mean of all 80 draws, 27.302 dB, is
+0.018 dB below the published single draw, within one single-draw spread. DnCNN-S at sigma 50 (20 harness draws:
+27.152 dB, published 27.18) is likewise within 1.5 spreads. We did not pick seeds to match: the harness's seeds
+(base seed 0) are used throughout, and the Set12 rows show them.
+"""
 
 
 def main(argv=None) -> int:
@@ -378,6 +560,9 @@ def main(argv=None) -> int:
     p.add_argument("--timing", action="store_true", help="measure per-image inference times instead")
     p.add_argument("--repeats", type=int, default=15, help="timing repetitions per model")
     p.add_argument("--render", action="store_true", help="only rewrite the Markdown from the saved results")
+    p.add_argument("--draws", type=int, default=0, metavar="N",
+                   help="measure N noise draws of Set12 (DnCNN-S, FFDNet) at --sigma instead")
+    p.add_argument("--sigma", type=int, default=50, choices=SIGMAS)
     args = p.parse_args(argv)
     if not os.environ.get("DENOISEBENCH_WEIGHTS") and (SHARED / "weights").is_dir():
         os.environ["DENOISEBENCH_WEIGHTS"] = str(SHARED / "weights")
@@ -388,6 +573,8 @@ def main(argv=None) -> int:
 
     if args.timing:
         run_timing(data, work, args.repeats, log)
+    elif args.draws:
+        run_draws(data, work, args.sigma, args.draws, log)
     elif not args.render:
         todo = entries(set(args.models.split(",")) if args.models else {m for m in TITLES if m != "bm3d"},
                        set(args.sets.split(",")) if args.sets else None)
