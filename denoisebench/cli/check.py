@@ -161,17 +161,18 @@ def _can_fork() -> bool:
 def _isolated_checks(subjects, plugins, timeout: float):
     """Every check in a child process of its own (forked: it inherits the classes under test), so a component
     that segfaults, exits or hangs fails that check with the reason and the other checks run."""
-    from denoisebench.testing.kit import as_subject, checks_for
+    from denoisebench.testing.kit import as_subject, checks_for, expected_failures_for
 
     results = []
     for obj in subjects:
         subject = as_subject(obj, plugins)
+        xfails = expected_failures_for(subject)  # the class's conformance_expected_failures, as run_checks uses
         for name, func in checks_for(subject):
-            results.append(_check_in_child(subject, name, func, timeout))
+            results.append(_check_in_child(subject, name, func, timeout, xfails.get(name)))
     return results
 
 
-def _check_in_child(subject, name, func, timeout: float):
+def _check_in_child(subject, name, func, timeout: float, xfail_reason: str | None = None):
     import multiprocessing as mp
     import os
     import signal
@@ -181,7 +182,7 @@ def _check_in_child(subject, name, func, timeout: float):
 
     ctx = mp.get_context("fork")
     ours, theirs = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_check, args=(theirs, subject, name, func), daemon=True)
+    proc = ctx.Process(target=_child_check, args=(theirs, subject, name, func, xfail_reason), daemon=True)
     proc.start()
     theirs.close()
     try:
@@ -205,7 +206,7 @@ def _check_in_child(subject, name, func, timeout: float):
         proc.join()
 
 
-def _child_check(conn, subject, name, func) -> None:
+def _child_check(conn, subject, name, func, xfail_reason: str | None = None) -> None:
     import faulthandler
     import signal
 
@@ -214,7 +215,7 @@ def _child_check(conn, subject, name, func) -> None:
     faulthandler.disable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        conn.send(run_check(subject, name, func))
+        conn.send(run_check(subject, name, func, xfail_reason))
     except BaseException as exc:  # SystemExit / KeyboardInterrupt from the component: a failed check
         from denoisebench.testing.kit import CheckResult
 
