@@ -161,3 +161,33 @@ def test_check_runs_each_check_in_a_child_process(tmp_path, capsys, monkeypatch)
     assert "FAILED" in out and "denoiser:crashy" in out
     assert "SystemExit: 4" in out or "exited with code 4" in out
     assert "the check's process was killed by signal 11 (SIGSEGV) while running it" in out
+
+
+PASSTHROUGH_DECLARED = '''
+import numpy as np
+from denoisebench import hookimpl
+from denoisebench.interfaces import Denoiser
+
+class Passthrough(Denoiser):
+    name = "declared_passthrough"
+    description = "returns its input, and says so"
+    conformance_expected_failures = {"changes_input": "an identity baseline on purpose"}
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        return np.array(noisy, copy=True)
+
+@hookimpl
+def denoisebench_register_denoisers(registry):
+    registry.add(Passthrough)
+'''
+
+
+def test_check_honours_declared_expected_failures(tmp_path, capsys, monkeypatch):
+    """Each check runs in a child process; a failure the class declares is an xfail there too, not a FAIL."""
+    monkeypatch.setenv("COLUMNS", "250")
+    path = tmp_path / "declared_plugin.py"
+    path.write_text(textwrap.dedent(PASSTHROUGH_DECLARED))
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    row = next(ln for ln in out.splitlines() if "changes_input" in ln)
+    assert "XFAIL" in row and "an identity baseline on purpose" in row
