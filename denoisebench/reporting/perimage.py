@@ -11,7 +11,7 @@ import pandas as pd
 
 from denoisebench import metricmeta
 from denoisebench.config import NOISY
-from denoisebench.reporting.data import denoiser_order, fmt, ok_cells, setting_order
+from denoisebench.reporting.data import best_rows, denoiser_order, fmt, ok_cells, setting_order
 from denoisebench.reporting.model import ReportTable
 
 #: a denoiser's gap to the best on an image is an outlier beyond this robust z-score (median / 1.4826 MAD)
@@ -42,13 +42,11 @@ def per_image_table(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) ->
     wide = wide.sort_values(["dataset", "image_id", "_order"], kind="mergesort").drop(columns="_order")
     spec, higher = metricmeta.value_format(meta, metric), metricmeta.higher_is_better(meta, metric)
     rows, best = [], set()
-    for i, r in enumerate(wide.itertuples(index=False)):
-        values = [getattr(r, n) if n.isidentifier() else wide.iloc[i][n] for n in names]
-        rows.append([f"{r.dataset}/{r.image_id}", r.setting] + [fmt(v, spec) for v in values])
-        cand = [(v, j) for j, (v, n) in enumerate(zip(values, names)) if n != NOISY and np.isfinite(v)]
-        if cand:
-            top = (max if higher else min)(cand)[0]
-            best |= {(i, j + 2) for v, j in cand if spec.format(v) == spec.format(top)}
+    noisy = {j for j, n in enumerate(names) if n == NOISY}
+    for i, (_, r) in enumerate(wide.iterrows()):
+        values = [float(r[n]) for n in names]
+        rows.append([f"{r['dataset']}/{r['image_id']}", r["setting"]] + [fmt(v, spec) for v in values])
+        best |= {(i, j + 2) for j in best_rows(values, higher, spec, noisy)}
     label = metricmeta.label(meta, metric)
     return ReportTable("per_image", f"Per image — {label} of every denoiser on every image and noise setting",
                        ["image", "noise setting"] + names, rows, wide, best=best, keys=2, detail=True,
