@@ -70,6 +70,8 @@ class Plugins:
         self.metrics: Registry[type[Metric]] = Registry("metric", Metric)
         self.datasets: Registry[type[Dataset]] = Registry("dataset", Dataset)
         self.from_entry_points = False
+        #: lines about the loading as a whole (a --disable-plugin name that matches no plugin)
+        self.notes: list[str] = []
 
     def registry(self, kind: str) -> Registry:
         return getattr(self, kind)
@@ -80,8 +82,9 @@ class Plugins:
 
     @property
     def problems(self) -> list[str]:
-        """Every entry skipped by a plugin that otherwise loaded (duplicate names), one line each."""
-        return [line for s in self.status.values() for line in s.problems]
+        """Every entry skipped by a plugin that otherwise loaded (duplicate names), and every name given to
+        ``--disable-plugin`` / ``DENOISEBENCH_DISABLE_PLUGINS`` that matched no plugin, one line each."""
+        return [line for s in self.status.values() for line in s.problems] + self.notes
 
     def notify(self, hook: str, **kwargs: Any) -> list[str]:
         """Call an observer hook on every plugin, isolating failures; return one line per failure."""
@@ -199,7 +202,7 @@ def _register(plugins: Plugins, candidates, disable: set[str]) -> None:
             plugins.status[st.name + f"#{len(plugins.status)}"] = st
             continue
         plugins.status[st.name] = st
-        if st.name in disable or (st.distribution and st.distribution in disable):
+        if st.name in disable or (st.distribution and _normalise(st.distribution) in {_normalise(d) for d in disable}):
             st.status, st.reason = "disabled", "disabled by --disable-plugin / " + DISABLE_ENV
             continue
         try:
@@ -213,6 +216,23 @@ def _register(plugins: Plugins, candidates, disable: set[str]) -> None:
             st.status, st.reason = "error", str(exc)
         except Exception as exc:
             st.status, st.reason = "error", f"failed to load: {type(exc).__name__}: {exc}"
+
+
+def _unmatched_disable(disable: set[str], statuses: list[PluginStatus]) -> list[str]:
+    """One line per disable name that is neither a plugin name nor a distribution: a misspelling would otherwise
+    leave the plugin loaded without a word."""
+    names = {st.name for st in statuses}
+    dists = {st.distribution for st in statuses if st.distribution}
+    known = names | dists
+    lines = []
+    for name in sorted(disable):
+        if name in known or _normalise(name) in {_normalise(d) for d in dists}:
+            continue
+        close = did_you_mean(name, known)
+        hint = f"did you mean {close}?" if close else f"plugins: {', '.join(sorted(names)) or 'none'}"
+        lines.append(f"--disable-plugin / {DISABLE_ENV}: no plugin or distribution named {name!r}; "
+                     f"nothing was disabled for it ({hint})")
+    return lines
 
 
 def _fill_registries(plugins: Plugins) -> None:
@@ -256,7 +276,10 @@ def make_plugins(*, extra_plugins: list[tuple[str, object]] | None = None, load_
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     plugins = Plugins(pm)
-    _register(plugins, _candidates(extra_plugins, load_entrypoints), set(disable or ()) | disabled_from_env())
+    candidates = _candidates(extra_plugins, load_entrypoints)
+    disable = set(disable or ()) | disabled_from_env()
+    _register(plugins, candidates, disable)
+    plugins.notes += _unmatched_disable(disable, [st for st, _, _ in candidates])
     _fill_registries(plugins)
     # a worker process can build the same plugins again from the entry points (else it is forked from this one)
     plugins.from_entry_points = load_entrypoints and not extra_plugins

@@ -399,3 +399,20 @@ def test_register_datasets_duplicate_of_a_builtin_is_skipped_and_the_rest_loads(
     assert plugins.datasets.provider("embedded").plugin == "datasets"
     tiny = plugins.datasets.get("test_tiny")()
     assert tiny.ids() == ["a"] and tiny.load("a").shape == (8, 8)
+
+
+def test_misspelt_disable_name_gets_one_line_and_disables_nothing(monkeypatch):
+    monkeypatch.delenv(pluginmanager.DISABLE_ENV, raising=False)
+    plugins = make_plugins(disable={"clasical"})
+    assert plugins.status["classical"].status == "ok"
+    line, = plugins.notes
+    assert "'clasical'" in line and "did you mean classical?" in line and line in plugins.problems
+    exact = make_plugins(disable={"classical"})
+    assert exact.status["classical"].status == "disabled" and exact.notes == []
+
+
+def test_disable_by_distribution_name_ignores_case_and_separators(monkeypatch):
+    monkeypatch.setenv(pluginmanager.DISABLE_ENV, "DenoiseBench")  # the core distribution, spelt differently
+    plugins = make_plugins()
+    assert plugins.notes == []
+    assert plugins.status["classical"].status == "disabled"
