@@ -44,6 +44,11 @@ def test_every_figure_png_300_dpi_and_pdf(run_dir):
             assert round(im.info["dpi"][0]) == 300
     md = (run_dir / "report.md").read_text()
     assert "every denoiser of the run (3)" in md and "2 image(s) per noise type" in md
+    import re
+
+    linked = re.findall(r"\[PDF\]\(([^)]+)\)", md)  # report.md links each figure's PDF beside its PNG
+    assert sorted(linked) == sorted(f"figures/{p.stem}.pdf" for p in pngs)
+    assert all((run_dir / link).is_file() for link in linked)
 
 
 def test_visual_cells_cached_and_second_report_never_replays(run_dir, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from denoisebench.reporting.model import Report, ReportTable
 
 
@@ -40,7 +42,8 @@ def render_markdown(report: Report, tables: list[str] | None = None) -> str:
     if report.figures:
         parts += ["", "## Figures"]
     for fig in report.figures:
-        parts += ["", f"![{fig.key}]({fig.path})", "", f"_{fig.caption}_ (`{fig.path}`)"]
+        pdf = str(PurePosixPath(fig.path).with_suffix(".pdf"))  # every figure is also written as a vector PDF
+        parts += ["", f"![{fig.key}]({fig.path})", "", f"_{fig.caption}_ ([PNG]({fig.path}), [PDF]({pdf}))"]
     parts += ["", "## Failed cells", ""]
     parts += [f"- {_cell(line)}" for line in report.failures] or ["None: every cell finished with status ok."]
     return "\n".join(parts) + "\n"
