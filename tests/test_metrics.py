@@ -173,6 +173,58 @@ def test_psnr_mse_mae_are_exact_float64_values(shape):
     assert abs(psnr(x, y) - peak_signal_noise_ratio(x64, y64, data_range=1)) < 1e-12
 
 
+def _spread(rng, shape, dtype=np.float32):
+    """Values over many binary exponents, so that most float32 differences of two such images round."""
+    return (rng.random(shape) ** rng.uniform(1, 30, size=shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("shape", [(321, 481), (321, 481, 3), (1, 1), (9, 2000)])
+def test_psnr_mse_difference_is_exact_even_where_float32_rounds(shape):
+    """float32 pairs whose float32 differences round: MSE/PSNR still take the exact float64 difference (the
+    reference is math.fsum of the float64 squares; a float32 subtraction would be ~1e-9 off)."""
+    rng = np.random.default_rng(5)
+    x, y = _spread(rng, shape), _spread(rng, shape)
+    d64 = (x.astype(np.float64) - y.astype(np.float64)).ravel()
+    want = math.fsum((d64 * d64).tolist()) / d64.size
+    d32 = (x - y).astype(np.float64).ravel()
+    if d64.size > 1:
+        assert abs(math.fsum((d32 * d32).tolist()) / d64.size / want - 1) > 1e-12  # the case is a real test
+    assert m.mse(x, y) == pytest.approx(want, rel=1e-14, abs=0)
+    assert abs(m.psnr(x, y) - 10 * math.log10(1 / want)) < 1e-12
+    # float64, mixed dtypes and non-contiguous views give the same value
+    assert m.mse(x.astype(np.float64), y.astype(np.float64)) == pytest.approx(want, rel=1e-14, abs=0)
+    assert m.mse(x, y.astype(np.float64)) == pytest.approx(want, rel=1e-14, abs=0)
+    xt, yt = np.swapaxes(x, 0, 1), np.swapaxes(y, 0, 1)
+    assert m.mse(xt[::-1], yt[::-1]) == pytest.approx(want, rel=1e-14, abs=0)
+
+
+@pytest.mark.parametrize("shape", [(11, 11), (11, 40), (12, 13), (37, 11), (61, 300), (23, 31, 3), (321, 481),
+                                   (321, 481, 3)])
+@pytest.mark.parametrize("passes", ["whole", "strips"])
+def test_ssim_equals_skimage_any_size_and_pass(shape, passes, monkeypatch):
+    """Odd and minimal sizes, gray and colour, one filter pass or row strips (forced small here; large images
+    take them) with small arithmetic blocks: equal to skimage on float64 within 1e-6 (float32, float64, mixed
+    and non-contiguous inputs)."""
+    if passes == "strips":
+        monkeypatch.setattr(m, "_SSIM_PASS", 4 * shape[1] * 23)  # 13-row strips (min 16) and a shorter last one
+        monkeypatch.setattr(m, "_SSIM_BLOCK", 3 * shape[1])
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    x = rng.random(shape, dtype=np.float32)
+    x = cv2_blur(x)  # structure, so the SSIM is not ~0
+    y = np.clip(x + rng.normal(0, 0.05, shape), 0, 1).astype(np.float32)
+    want = sk_ssim(x, y)
+    assert abs(m.ssim(x, y) - want) < 1e-6
+    assert abs(m.ssim(x.astype(np.float64), y) - want) < 1e-6
+    assert abs(m.ssim(np.asfortranarray(x), y[::1]) - want) < 1e-6
+    assert m.ssim(x, x) == pytest.approx(1.0, abs=1e-12)
+
+
+def cv2_blur(x):
+    import cv2
+
+    return cv2.GaussianBlur(x, (5, 5), 1.0)
+
+
 def test_classification_cache_by_identity_only_for_read_only_arrays():
     from denoisebench.builtin import classification as cl
 

@@ -62,9 +62,18 @@ def _diff_sum(reference: np.ndarray, estimate: np.ndarray, square: bool) -> tupl
     return total, n
 
 
+def _sq_sum(ref: np.ndarray, est: np.ndarray) -> float:
+    """Sum of squared differences, each difference exact in float64. float32/float64 pairs of one dtype go to
+    cv2.norm(NORM_L2SQR), which widens to double before subtracting and accumulates in double (tested against
+    the float64 sum on pairs whose float32 differences round); anything else to the blocked numpy path."""
+    if ref.dtype == est.dtype and ref.dtype in (np.float32, np.float64):
+        return cv2.norm(ref, est, cv2.NORM_L2SQR)
+    return _diff_sum(ref, est, square=True)[0]
+
+
 def mse(reference: np.ndarray, estimate: np.ndarray) -> float:
-    total, n = _diff_sum(reference, estimate, square=True)
-    return total / n
+    ref, est = _check_pair(reference, estimate)
+    return _sq_sum(ref, est) / ref.size
 
 
 def psnr(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -77,32 +86,82 @@ def ssim(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Mean SSIM with the Wang et al. settings; equals skimage's structural_similarity(gaussian_weights=True,
     sigma=1.5, use_sample_covariance=False, data_range=1) (channel_axis=-1 for colour).
 
-    Local statistics are Gaussian-weighted means (cv2.GaussianBlur, float64) of x, y, x² + y² and xy; the SSIM
-    map is averaged over the valid region (5-pixel crop), so the border rule does not matter. Images need both
-    sides >= 11.
+    Local statistics are Gaussian-weighted means (separable 11-tap filter, float64) of x, y, x² + y² and xy; the
+    SSIM map is averaged over the valid region (5-pixel crop), so the border rule does not matter. Images need
+    both sides >= 11.
     """
-    ref, est = _pair(reference, estimate)
+    ref, est = _check_pair(reference, estimate)
     if min(ref.shape[:2]) < SSIM_WIN:
         raise ImageError(f"SSIM needs images of at least {SSIM_WIN}x{SSIM_WIN} pixels; got shape {ref.shape}")
-    if ref.ndim == 3:
-        return float(np.mean([_ssim2d(ref[..., c], est[..., c]) for c in range(ref.shape[2])]))
-    return _ssim2d(ref, est)
+    if ref.ndim == 2:
+        return float(np.mean(_ssim_planes(ref[..., None], est[..., None])))
+    return float(np.mean(_ssim_planes(ref, est)))
 
 
-def _blur(z: np.ndarray) -> np.ndarray:
-    return cv2.GaussianBlur(z, (SSIM_WIN, SSIM_WIN), SSIM_SIGMA, sigmaY=SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
+_SSIM_KERNEL = cv2.getGaussianKernel(SSIM_WIN, SSIM_SIGMA, cv2.CV_64F)  # = skimage's (truncate 3.5: radius 5)
+#: float64 elements of one filter pass (4 maps × channels × rows × width): whole images up to 1M (481×321 gray is
+#: 0.62M, colour takes two strips), row strips above, so the two reused per-thread buffers stay <= 8 MiB each
+_SSIM_PASS = 1 << 20
+#: elements per block of the SSIM-map arithmetic (three 128 KiB buffers, in cache)
+_SSIM_BLOCK = 1 << 14
 
 
-def _ssim2d(x: np.ndarray, y: np.ndarray) -> float:
-    # one-channel float64 blurs (cv2's multi-channel float64 path is ~4x slower per channel); only the sum
-    # vx + vy enters SSIM, so x² + y² is blurred as one map
+def _buffer(name: str, n: int) -> np.ndarray:
+    """n float64 elements of a per-thread buffer that is reused between calls (grown, never shrunk)."""
+    buf = getattr(_BUFFERS, name, None)
+    if buf is None or buf.size < n:
+        buf = np.empty(n, dtype=np.float64)
+        setattr(_BUFFERS, name, buf)
+    return buf[:n]
+
+
+def _ssim_planes(x: np.ndarray, y: np.ndarray) -> list[float]:
+    """Mean SSIM of each channel of H×W×C images. The four maps x, y, x² + y², xy of every channel of a row strip
+    (with its 5-row halo) are stacked in one float64 buffer and filtered by one cv2.sepFilter2D call (a seam
+    between two maps only reaches the 5 halo rows, which are cropped); the SSIM map is then formed block by block
+    of full-width rows in cache-sized reused buffers (the 5 crop columns are left out of the sum): no full-size
+    temporaries, no page faults per call. Only the sum vx + vy enters SSIM, so x² + y² is one map. The products
+    of float64 copies of the pixels are the textbook float64 ones, as in skimage."""
+    h, w, nc = x.shape
     c = SSIM_CROP
-    ux, uy, uxxyy, uxy = (_blur(z)[c:-c, c:-c] for z in (x, y, x * x + y * y, x * y))
-    uxuy = ux * uy
-    usq = ux * ux + uy * uy
     c1, c2 = SSIM_K1**2, SSIM_K2**2
-    s = ((2 * uxuy + c1) * (2 * (uxy - uxuy) + c2)) / ((usq + c1) * (uxxyy - usq + c2))
-    return float(s.mean())
+    strip = max(16, _SSIM_PASS // (4 * nc * w) - 2 * c)
+    bh = max(1, _SSIM_BLOCK // w)
+    t1, t2, t3 = _buffer("ssim_tmp", 3 * bh * w).reshape(3, bh, w)
+    totals = [0.0] * nc
+    for r0 in range(c, h - c, strip):
+        r1 = min(r0 + strip, h - c)
+        n = r1 - r0 + 2 * c
+        src = _buffer("ssim_src", 4 * nc * n * w).reshape(4, nc * n, w)
+        sx, sy, spp, sxy = src
+        np.copyto(sx.reshape(nc, n, w), np.moveaxis(x[r0 - c:r1 + c], 2, 0), casting="unsafe")
+        np.copyto(sy.reshape(nc, n, w), np.moveaxis(y[r0 - c:r1 + c], 2, 0), casting="unsafe")
+        cv2.multiply(sx, sx, dst=spp)
+        cv2.accumulateSquare(sy, spp)
+        cv2.multiply(sx, sy, dst=sxy)
+        dst = cv2.sepFilter2D(src.reshape(4 * nc * n, w), cv2.CV_64F, _SSIM_KERNEL, _SSIM_KERNEL,
+                              dst=_buffer("ssim_dst", 4 * nc * n * w).reshape(4 * nc * n, w),
+                              borderType=cv2.BORDER_REFLECT)
+        maps = dst.reshape(4, nc, n, w)[:, :, c:n - c]
+        for ch in range(nc):
+            ux, uy, upp, uxy = maps[:, ch]
+            for b0 in range(0, r1 - r0, bh):
+                b1 = min(b0 + bh, r1 - r0)
+                a, b, m = ux[b0:b1], uy[b0:b1], b1 - b0
+                num, den, aux = t1[:m], t2[:m], t3[:m]
+                cv2.multiply(a, b, dst=num)                             # ux uy
+                cv2.addWeighted(uxy[b0:b1], 2.0, num, -2.0, c2, dst=aux)  # 2 cov + C2
+                cv2.addWeighted(num, 2.0, num, 0.0, c1, dst=num)        # 2 ux uy + C1
+                cv2.multiply(num, aux, dst=num)                         # numerator
+                cv2.multiply(a, a, dst=den)
+                cv2.accumulateSquare(b, den)                            # ux² + uy²
+                cv2.addWeighted(upp[b0:b1], 1.0, den, -1.0, c2, dst=aux)  # vx + vy + C2
+                np.add(den, c1, out=den)
+                cv2.multiply(den, aux, dst=den)                         # denominator
+                cv2.divide(num, den, dst=num)
+                totals[ch] += cv2.sumElems(num[:, c:w - c])[0]
+    count = (h - 2 * c) * (w - 2 * c)
+    return [t / count for t in totals]
 
 
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
