@@ -121,27 +121,91 @@ def noise_type_order(cells: pd.DataFrame, plan: dict) -> list[str]:
     return out + sorted(set(cells["noise"]) - set(out))
 
 
-def paired_wide(cells: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS) -> pd.DataFrame:
+def paired_wide(cells: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS,
+                among: list[str] | None = None) -> pd.DataFrame:
     """Rows = units (``keys``), columns = denoisers (noisy included), values = ``metric`` (ok cells only).
 
     With ``keys`` = IMAGE_KEYS the value is the image's mean over the selected cells (settings, repetitions).
+    ``among``: denoisers to compare. Only the noisy images (dataset, image, setting, repetition) on which every
+    one of them has a value are kept before averaging, so that each column averages the same settings and
+    images (a denoiser ``unavailable`` at one sigma is not compared on the others' easier or harder settings).
     """
     ok = ok_cells(cells)
     ok = ok[ok[metric].notna()] if metric in ok.columns else ok.iloc[0:0]
+    if among is not None and not ok.empty:
+        ok = ok[_on_units(ok, _common_units(ok, among))]
     if ok.empty:
         return pd.DataFrame()
     return ok.groupby(keys + ["denoiser"])[metric].mean().unstack("denoiser").sort_index()
 
 
-def ranking(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> list[str]:
-    """Denoisers (noisy input excluded) from best to worst mean of per-image ``metric`` (ties by name)."""
+def _common_units(ok: pd.DataFrame, among) -> pd.MultiIndex:
+    """The PAIR_KEYS units (noisy images) on which every denoiser of ``among`` has a row in ``ok``."""
+    wanted = list(dict.fromkeys(among))
+    have = ok[ok["denoiser"].isin(wanted)].groupby(PAIR_KEYS)["denoiser"].nunique()
+    return have[have == len(wanted)].index if wanted else have.iloc[0:0].index
+
+
+def _on_units(ok: pd.DataFrame, units: pd.MultiIndex) -> pd.Series:
+    return pd.Series(pd.MultiIndex.from_frame(ok[PAIR_KEYS]).isin(units), index=ok.index)
+
+
+def comparison_basis(cells: pd.DataFrame, metric: str, among: list[str]) -> dict:
+    """What a comparison of ``among`` on ``metric`` is computed over: the noisy images (PAIR_KEYS units) and
+    noise settings every one of them completed, against those any of them completed. Returns ``units``,
+    ``all_units``, ``settings``, ``all_settings`` (setting labels, plan order not implied), ``incomplete`` (the
+    denoisers of ``among`` lacking some unit) and ``note``: "" when nothing is left out, else e.g.
+    "over 2 of 3 settings" or "over 230 of 240 noisy images"."""
+    ok = ok_cells(cells)
+    ok = ok[ok[metric].notna() & ok["denoiser"].isin(list(among))] if metric in ok.columns else ok.iloc[0:0]
+    label = "setting" if "setting" in ok.columns else "noise_key"
+    every = ok.drop_duplicates(PAIR_KEYS)
+    common = every[_on_units(every, _common_units(ok, among))] if len(ok) else every
+    settings, all_settings = sorted(set(common[label])), sorted(set(every[label]))
+    per_den = ok.groupby("denoiser")[PAIR_KEYS].apply(lambda g: len(g.drop_duplicates())) if len(ok) else {}
+    incomplete = [n for n in dict.fromkeys(among) if int(per_den.get(n, 0)) < len(every)]
+    note = ""
+    if len(settings) < len(all_settings):
+        note = f"over {len(settings)} of {len(all_settings)} settings"
+        within = every[every[label].isin(settings)]
+        if len(common) < len(within):
+            note += f", {len(common)} of {len(within)} noisy images in them"
+    elif len(common) < len(every):
+        note = f"over {len(common)} of {len(every)} noisy images"
+    return {"units": len(common), "all_units": len(every), "settings": settings, "all_settings": all_settings,
+            "incomplete": incomplete, "note": note}
+
+
+def ranking_groups(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> list[list[str]]:
+    """:func:`ranking` in groups: each group is ranked by its mean per-image ``metric`` over the noisy images
+    (settings, images, repetitions) that every member completed. The first group holds every denoiser with a
+    value when they share at least one noisy image; otherwise the denoiser covering the fewest is moved to a
+    later group (ties: the later name) until they do. Denoisers without any value come last, one group."""
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d != NOISY]
     if not metric or not has_metric(cells, metric):
-        return names
-    wide = paired_wide(cells, metric, IMAGE_KEYS)
-    means = {n: float(wide[n].mean()) if n in wide.columns and wide[n].notna().any() else math.nan for n in names}
+        return [names] if names else []
+    ok = ok_cells(cells)
+    ok = ok[ok[metric].notna()]
+    size = {n: len(g.drop_duplicates(PAIR_KEYS)) for n, g in ok.groupby("denoiser")}
+    pending = [n for n in names if size.get(n, 0)]
     sign = -1.0 if metricmeta.higher_is_better(meta, metric) else 1.0
-    return sorted(names, key=lambda n: (math.isnan(means[n]), sign * means[n] if not math.isnan(means[n]) else 0, n))
+    out: list[list[str]] = []
+    while pending:
+        group = list(pending)
+        while len(group) > 1 and not len(_common_units(ok, group)):
+            group.remove(min(sorted(group, reverse=True), key=lambda n: size[n]))
+        wide = paired_wide(cells, metric, IMAGE_KEYS, among=group)
+        means = {n: float(wide[n].mean()) for n in group}
+        out.append(sorted(group, key=lambda n: (sign * means[n], n)))
+        pending = [n for n in pending if n not in group]
+    missing = sorted(n for n in names if not size.get(n, 0))
+    return out + ([missing] if missing else [])
+
+
+def ranking(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> list[str]:
+    """Denoisers (noisy input excluded) from best to worst mean of per-image ``metric``, compared on the settings
+    and images they all completed (see :func:`ranking_groups`; ties by name)."""
+    return [n for group in ranking_groups(cells, plan, meta, metric) for n in group]
 
 
 def choose_denoisers(cells: pd.DataFrame, plan: dict, meta: dict, chosen: str | None = None,

@@ -22,6 +22,7 @@ from denoisebench.reporting.data import (
     PERCENT_LIMIT,
     best_rows,
     choose_denoisers,
+    comparison_basis,
     denoiser_order,
     fmt,
     fmt_ci,
@@ -32,7 +33,7 @@ from denoisebench.reporting.data import (
     noise_type_order,
     ok_cells,
     paired_wide,
-    ranking,
+    ranking_groups,
     run_metrics,
     setting_order,
 )
@@ -229,26 +230,41 @@ PRIMARY = 2
 def summary_lines(cells: pd.DataFrame, plan: dict, meta: dict, alpha: float = 0.05) -> list[str]:
     """One line per noise type and primary metric (the first two summary metrics: PSNR and SSIM when they ran):
     the best denoiser by mean per-image value, its margin over the runner-up and whether a paired t-test on the
-    images finds it significant at ``alpha`` (marked ``*``); then the count of cells that are not ok."""
+    images finds it significant at ``alpha`` (marked ``*``); then the count of cells that are not ok.
+
+    Denoisers are ranked on the noisy images (settings, images) that all of them completed, and the best and the
+    runner-up are compared on those both completed; a line says when either leaves settings or images out
+    (e.g. a DnCNN-S without a sigma-15 network: "over 2 of 3 settings")."""
     out = []
     metrics = run_metrics(cells, meta)[:2]
     for nt in noise_type_order(cells, plan):
         sub = cells[cells["noise"] == nt]
         for m in metrics:
-            wide = paired_wide(sub, m, IMAGE_KEYS)
-            names = [n for n in ranking(sub, plan, meta, m) if n in wide.columns]
+            groups_ = ranking_groups(sub, plan, meta, m)
+            names = [n for n in (groups_[0] if groups_ else []) if has_metric(sub[sub["denoiser"] == n], m)]
             if not names:
                 continue
             spec, unit = metricmeta.value_format(meta, m), meta.get(m, {}).get("unit", "")
             unit = f" {unit}" if unit else ""
             best = names[0]
+            pair = names[:2]
+            wide = paired_wide(sub, m, IMAGE_KEYS, among=pair)
             text = f"{nt} {metricmeta.label(meta, m, unit=False)}: {best} {spec.format(wide[best].mean())}{unit}"
-            if len(names) > 1:
-                second = names[1]
-                margin = abs(wide[best].mean() - wide[second].mean())
+            if len(pair) > 1:
+                second = pair[1]
+                diff = (wide[best].mean() - wide[second].mean()) * (1 if metricmeta.higher_is_better(meta, m) else -1)
                 t = stats.paired_t(wide[best], wide[second])
                 verdict = f"p={stats.fmt_p(t.p)}{' *' if t.p < alpha else ''}, n={t.n}" if t.ok else t.reason
-                text += f", +{spec.format(margin)} over {second} ({verdict})"
+                pair_note = comparison_basis(sub, m, pair)["note"]
+                text += (f", {'+' if diff >= 0 else '-'}{spec.format(abs(diff))} over {second} ({verdict}"
+                         f"{'; ' + pair_note + ' both completed' if pair_note else ''})")
+            basis = comparison_basis(sub, m, names)
+            if basis["note"] and len(names) > 2:
+                text += (f"; ranked {basis['note']} all {len(names)} completed "
+                         f"(incomplete: {', '.join(basis['incomplete'])})")
+            later = [n for g in groups_[1:] for n in g if has_metric(sub[sub["denoiser"] == n], m)]
+            if later:
+                text += f"; not ranked with them (no noisy image in common): {', '.join(later)}"
             out.append(text)
     bad = int((cells["status"] != "ok").sum()) if len(cells) else 0
     out.append(f"cells not ok: {bad} of {len(cells)}" + (" (listed in report.md)" if bad else ""))
