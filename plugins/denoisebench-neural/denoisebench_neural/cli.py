@@ -39,6 +39,25 @@ def add_train_arguments(p) -> None:
     p.add_argument("--impulse-mask", action=argparse.BooleanOptionalAction, default=d.impulse_mask,
                    help="impulse-aware front end: pixels at exactly 0 or 1 are flagged, filled from their neighbours, "
                         "and the network reads image, map and filled image (default: on, as shipped)")
+    p.add_argument("--arch", choices=["flat", "unet"], default=d.arch,
+                   help="flat: one resolution, RNN at 1/4 (rounds 1-3); unet: 3-level encoder-decoder with the RNN "
+                        "over the whole coarsest (1/8) map (round 4)")
+    p.add_argument("--width2", type=int, default=d.width2, help=f"unet: channels at 1/4 resolution (default {d.width2})")
+    p.add_argument("--width3", type=int, default=d.width3, help=f"unet: channels at 1/8 resolution (default {d.width3})")
+    p.add_argument("--mid-blocks", type=int, default=d.mid_blocks,
+                   help=f"unet: residual blocks at 1/8 resolution (default {d.mid_blocks})")
+    p.add_argument("--rnn-hidden", type=int, default=d.rnn_hidden, help=f"hidden size per direction (default {d.rnn_hidden})")
+    p.add_argument("--impulse-detect", choices=["value", "context"], default=d.impulse_detect,
+                   help="value: every pixel at exactly 0 or 1 is an impulse; context: only a 0/1 pixel that is a "
+                        "minority in its 7x7 neighbourhood (truly black/white regions are kept)")
+    p.add_argument("--patch-sizes", default=d.patch_sizes,
+                   help="comma-separated patch sides, one drawn per step, batch scaled to keep the pixels of "
+                        "--patch-size x --batch-size (default: --patch-size only)")
+    p.add_argument("--saturate", type=float, default=d.saturate,
+                   help="probability of a clipping contrast stretch of a clean patch (default 0)")
+    p.add_argument("--val-crop", type=int, default=d.val_crop,
+                   help=f"side of the centre crop of each validation image (default {d.val_crop}; larger than the "
+                        "images: whole images)")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (default 0: off)")
     p.add_argument("--log-every", type=int, default=25, help="steps between log lines when not on a terminal")
 

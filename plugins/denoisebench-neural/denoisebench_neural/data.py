@@ -63,35 +63,58 @@ def add_noise(clean: np.ndarray, model: str, params: dict, rng: np.random.Genera
     return cls(**params).apply(clean, rng)
 
 
-class PatchSampler:
-    """Random patches with rotation/flip/scale augmentation and per-patch noise (type, then level, uniform)."""
+def saturate(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Contrast stretch that clips: (p − c)·g + 0.5 clipped to [0, 1], gain g ~ U(2, 5), centre c ~ U(0.25, 0.75),
+    so the patch gets truly black and white regions (night scenes, documents, clipped highlights)."""
+    g, c = rng.uniform(2.0, 5.0), rng.uniform(0.25, 0.75)
+    return np.clip((p - c) * g + 0.5, 0, 1).astype(np.float32)
 
-    def __init__(self, images: list[np.ndarray], patch: int, seed: int):
+
+class PatchSampler:
+    """Random patches with rotation/flip/scale augmentation and per-patch noise (type, then level, uniform).
+
+    ``sizes``: patch sides to draw from, one per step (uniform); a step of side s has round(size·(patch/s)²)
+    patches, so every step holds about the same number of pixels (and costs about the same). Empty: always
+    ``patch``. ``saturate``: the probability that a patch goes through :func:`saturate` before the noise.
+    """
+
+    def __init__(self, images: list[np.ndarray], patch: int, seed: int, sizes: tuple[int, ...] = (),
+                 saturate: float = 0.0):
         import cv2
 
-        self.patch, self.seed = patch, seed
+        self.patch, self.seed, self.saturate = patch, seed, saturate
+        self.sizes = tuple(sizes)
+        smallest = min((patch, *self.sizes))
         self.pyramid = []
         for im in images:
             for s in SCALES:
                 h, w = int(im.shape[0] * s), int(im.shape[1] * s)
-                if min(h, w) >= patch:
+                if min(h, w) >= smallest:
                     scaled = im if s == 1.0 else cv2.resize(im, (w, h), interpolation=cv2.INTER_CUBIC)
                     self.pyramid.append(np.clip(scaled, 0, 1).astype(np.float32))
-        if not self.pyramid:
-            raise DatasetError(f"no training image is at least {patch}×{patch}; pass a smaller --patch-size")
+        for side in (patch, *self.sizes):
+            if not any(min(im.shape) >= side for im in self.pyramid):
+                raise DatasetError(f"no training image is at least {side}×{side}; pass a smaller patch size")
 
     def batch(self, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, 0xBA7C, step])
-        clean = np.empty((size, 1, self.patch, self.patch), np.float32)
+        side, pool = self.patch, self.pyramid
+        if self.sizes:
+            side = self.sizes[rng.integers(len(self.sizes))]
+            size = max(1, round(size * (self.patch / side) ** 2))
+            pool = [im for im in self.pyramid if min(im.shape) >= side]
+        clean = np.empty((size, 1, side, side), np.float32)
         noisy = np.empty_like(clean)
         for i in range(size):
-            im = self.pyramid[rng.integers(len(self.pyramid))]
-            y = rng.integers(im.shape[0] - self.patch + 1)
-            x = rng.integers(im.shape[1] - self.patch + 1)
-            p = np.rot90(im[y:y + self.patch, x:x + self.patch], k=int(rng.integers(4)))
+            im = pool[rng.integers(len(pool))]
+            y = rng.integers(im.shape[0] - side + 1)
+            x = rng.integers(im.shape[1] - side + 1)
+            p = np.rot90(im[y:y + side, x:x + side], k=int(rng.integers(4)))
             if rng.integers(2):
                 p = p[:, ::-1]
             p = np.ascontiguousarray(p)
+            if self.saturate > 0 and rng.random() < self.saturate:
+                p = saturate(p, rng)
             cls = NOISE_TYPES[rng.integers(len(NOISE_TYPES))]
             levels = list(cls.levels.values())
             params = levels[rng.integers(len(levels))]

@@ -50,6 +50,21 @@ class TrainOptions:
     rnn_position: str = "middle"  # the shipped hybrid's; "head" was the first design (see RESULTS.md)
     impulse_mask: bool = True  # the impulse-aware front end of the shipped models
     grad_clip: float = 0.0  # max global gradient norm; 0 = no clipping (the paper's recipe)
+    arch: str = "flat"  # flat (rounds 1–3) | unet (round 4: 3-level encoder–decoder, RNN at the coarsest scale)
+    width2: int = 64  # unet: channels at 1/4 resolution
+    width3: int = 64  # unet: channels at 1/8 resolution
+    mid_blocks: int = 2  # unet: residual blocks at 1/8 resolution
+    rnn_hidden: int = 32  # hidden size per direction of the recurrent cells
+    impulse_detect: str = "value"  # value (every 0/1 pixel) | context (a 0/1 pixel that disagrees with its 7×7)
+    patch_sizes: str = ""  # e.g. "64,96,128,160": one side per step, batch scaled to patch_size²·batch_size pixels
+    saturate: float = 0.0  # probability of a clipping contrast stretch of a clean patch (true 0/1 regions)
+
+    def sizes(self) -> tuple[int, ...]:
+        try:
+            return tuple(int(v) for v in self.patch_sizes.split(",") if v.strip())
+        except ValueError:
+            raise ConfigError(f"--patch-sizes={self.patch_sizes!r} is invalid; pass comma-separated integers, "
+                              "e.g. 64,96,128") from None
 
     def check(self) -> None:
         if self.model not in ("cnn", "hybrid"):
@@ -57,8 +72,22 @@ class TrainOptions:
         for name in ("epochs", "epoch_size", "patch_size", "batch_size", "channels", "blocks", "val_crop"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')}={getattr(self, name)} is invalid; pass an integer >= 1")
-        if self.patch_size % 4:
-            raise ConfigError(f"--patch-size={self.patch_size} is invalid; pass a multiple of 4, e.g. 64")
+        mult = 8 if self.arch == "unet" else 4
+        for side in (self.patch_size, *self.sizes()):
+            if side % mult:
+                raise ConfigError(f"patch side {side} is invalid for --arch {self.arch}; pass multiples of {mult}, "
+                                  "e.g. --patch-size 64")
+        if self.arch not in ("flat", "unet"):
+            raise ConfigError(f"--arch={self.arch!r} is invalid; pass flat or unet")
+        if self.impulse_detect not in ("value", "context"):
+            raise ConfigError(f"--impulse-detect={self.impulse_detect!r} is invalid; pass value or context")
+        for name in ("width2", "width3", "rnn_hidden"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')}={getattr(self, name)} is invalid; pass an integer >= 1")
+        if self.mid_blocks < 0:
+            raise ConfigError(f"--mid-blocks={self.mid_blocks} is invalid; pass an integer >= 0")
+        if not 0 <= self.saturate <= 1:
+            raise ConfigError(f"--saturate={self.saturate} is invalid; pass a probability in [0, 1]")
         if not self.lr > 0:
             raise ConfigError(f"--lr={self.lr} is invalid; pass a positive learning rate, e.g. 1e-3")
         if self.schedule not in ("constant", "cosine"):
@@ -130,13 +159,15 @@ def train(opts: TrainOptions, on_event: Callable[..., None] = lambda kind, **inf
     out.mkdir(parents=True, exist_ok=True)
     files = D.list_images(opts.data or D.default_data_dir())
     parts = D.split(files, opts.seed)
-    sampler = D.PatchSampler(D.load_gray(parts["train"]), opts.patch_size, opts.seed)
+    sampler = D.PatchSampler(D.load_gray(parts["train"]), opts.patch_size, opts.seed, opts.sizes(), opts.saturate)
     val = D.fixed_set(D.load_gray(parts["val"]), opts.val_crop, opts.seed)
 
     torch.manual_seed(opts.seed)
     model = build(ModelConfig(kind=opts.model, channels=opts.channels, blocks=opts.blocks,
                               rnn_cell=opts.rnn_cell, rnn_init=opts.rnn_init,
-                              rnn_position=opts.rnn_position, impulse_mask=opts.impulse_mask)).to(device)
+                              rnn_position=opts.rnn_position, impulse_mask=opts.impulse_mask,
+                              rnn_hidden=opts.rnn_hidden, arch=opts.arch, width2=opts.width2, width3=opts.width3,
+                              mid_blocks=opts.mid_blocks, impulse_detect=opts.impulse_detect)).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
