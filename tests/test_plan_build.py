@@ -7,6 +7,8 @@ import gc
 import itertools
 import pickle
 
+import pytest
+
 from denoisebench.config import NOISY, Config
 from denoisebench.engine.grid import make_plan
 from denoisebench.pluginmanager import make_plugins
@@ -21,7 +23,13 @@ def _config(**kw):
     return Config(**{**base, **kw})
 
 
-def test_plan_cells_and_tasks_equal_constructed_ones():
+@pytest.mark.parametrize("fast", [True, False])
+def test_plan_cells_and_tasks_equal_constructed_ones(fast, monkeypatch):
+    """Both ways of building (the template fill and the constructors) give the constructor's objects."""
+    from denoisebench.engine import grid
+
+    assert grid._FAST  # Cell and Task are plain frozen dataclasses today
+    monkeypatch.setattr(grid, "_FAST", fast)
     config = _config()
     plan = make_plan(config, PLUGINS)
     ids = PLUGINS.datasets.get("embedded")().ids()[:3]

@@ -26,26 +26,19 @@ from denoisebench.selection import (
 )
 
 
-def _plain_fields(cls, given: int) -> tuple[str, ...] | None:
-    """The field names of a frozen dataclass that can be built the way pickle rebuilds it (a new instance, its
-    __dict__ filled): no __post_init__, no slots, and the planner gives every field. None: use the constructor."""
-    names = tuple(f.name for f in fields(cls))
-    if hasattr(cls, "__post_init__") or "__slots__" in vars(cls) or len(names) != given:
-        return None
-    return names
+def _plain_fields(cls, given: tuple[str, ...]) -> bool:
+    """Whether a frozen dataclass can be built the way pickle rebuilds it (a new instance, its __dict__ filled):
+    no __post_init__, no slots, and the planner gives exactly its fields."""
+    return (not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls)
+            and tuple(f.name for f in fields(cls)) == given)
 
 
-_CELL_FIELDS, _TASK_FIELDS = _plain_fields(Cell, 9), _plain_fields(Task, 11)
-
-
-def _new(cls, names: tuple[str, ...] | None, values: tuple):
-    """``cls(*values)`` (every field given, in order) at a third of a frozen dataclass's __init__ cost: a plan of
-    10^6 cells builds 10^6 Cells and 5×10^5 Tasks. The instance is made as unpickling makes it in the worker."""
-    if names is None:
-        return cls(*values)
-    obj = object.__new__(cls)
-    obj.__dict__.update(zip(names, values))
-    return obj
+_CELL_FIELDS = ("dataset", "image_id", "noise", "denoiser", "params", "repetition", "clip", "base_seed", "quantize")
+_TASK_FIELDS = ("dataset_spec", "image_id", "noise", "repetition", "clip", "base_seed", "cells", "metrics",
+                "metric_options", "timeout", "quantize")
+#: a plan of 10^6 cells builds 10^6 Cells and 5×10^5 Tasks: filling a new instance's __dict__ from a template
+#: costs a third of a frozen dataclass's __init__
+_FAST = _plain_fields(Cell, _CELL_FIELDS) and _plain_fields(Task, _TASK_FIELDS)
 
 
 @dataclass
@@ -207,14 +200,34 @@ def make_plan(config: Config, plugins) -> Plan:
 
 def _add_tasks(plan: Plan, config: Config, ds_spec: str, label: str, ids: list[str], specs: list[NoiseSpec],
                combos: dict[str, list[tuple[str, tuple]]], metrics: tuple[str, ...], metric_opts: tuple) -> None:
-    """One task per image × setting × repetition, each with its cells (noisy row first), in that order."""
-    clip, seed, quantize, timeout = config.clip, config.seed, config.quantize, float(config.cell_timeout)
-    append = plan.tasks.append
+    """One task per image × setting × repetition, each with its cells (noisy row first), in that order. Each
+    Cell and Task is equal to ``Cell(**fields)`` / ``Task(**fields)``; with ``_FAST`` it is made as unpickling
+    makes it in the worker (a new instance whose __dict__ is filled)."""
+    append, new = plan.tasks.append, object.__new__
+    common = {"clip": config.clip, "base_seed": config.seed, "quantize": config.quantize}
+    task_common = {**common, "dataset_spec": ds_spec, "metrics": metrics, "metric_options": metric_opts,
+                   "timeout": float(config.cell_timeout)}
     for image_id in ids:
         for spec in specs:
-            combo = combos[spec.key]
+            where = {"image_id": image_id, "noise": spec}
+            templates = [{"dataset": label, **where, "denoiser": name, "params": p, **common}
+                         for name, p in combos[spec.key]]
+            task_template = {**task_common, **where}
             for rep in range(config.repetitions):
-                cells = tuple([_new(Cell, _CELL_FIELDS, (label, image_id, spec, name, p, rep, clip, seed, quantize))
-                               for name, p in combo])
-                append(_new(Task, _TASK_FIELDS, (ds_spec, image_id, spec, rep, clip, seed, cells, metrics,
-                                                 metric_opts, timeout, quantize)))
+                if not _FAST:
+                    cells = tuple([Cell(**t, repetition=rep) for t in templates])
+                    append(Task(**task_template, repetition=rep, cells=cells))
+                    continue
+                cells = []
+                for t in templates:
+                    cell = new(Cell)
+                    d = cell.__dict__
+                    d.update(t)
+                    d["repetition"] = rep
+                    cells.append(cell)
+                task = new(Task)
+                d = task.__dict__
+                d.update(task_template)
+                d["repetition"] = rep
+                d["cells"] = tuple(cells)
+                append(task)
