@@ -350,3 +350,109 @@ def test_shipped_cnn_architecture_tiles_without_changing_the_result():
     tiled = inference.denoise_gray(model, img, dev, tile=256)  # default overlap 128: 3×2 tiles
     inner = np.clip(whole, 0, 1)
     assert np.abs(inner - tiled).max() < 1e-5  # measured 1.2e-7; overlap 64 gives 1.9e-4
+
+
+# ------------------------------------------------------------------ round 4: multi-scale encoder–decoder (arch=unet)
+
+
+def tiny_unet(kind: str, seed: int = 0, cell: str = "lstm", **kw):
+    torch.manual_seed(seed)
+    cfg = dict(kind=kind, arch="unet", channels=8, width2=12, width3=16, blocks=1, mid_blocks=2, rnn_hidden=6,
+               rnn_cell=cell, impulse_mask=True, impulse_detect="context")
+    return build(ModelConfig(**{**cfg, **kw})).eval()
+
+
+@pytest.mark.parametrize("kind", ["cnn", "hybrid"])
+@pytest.mark.parametrize("shape", [(37, 53), (64, 64), (5, 9), (1, 3), (321, 481)])
+def test_unet_shapes_any_size(kind, shape):
+    model = tiny_unet(kind)
+    assert model.multiple == 8
+    x = torch.rand(2, 1, *shape)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_unet_cnn_is_the_hybrid_without_its_recurrent_branch(cell):
+    """Same trunk parameters (names, shapes, initial values for one seed); the hybrid adds only rnn.* and fuse.*;
+    the fusion starts at zero, so the untrained hybrid computes exactly the CNN."""
+    cnn, hyb = tiny_unet("cnn"), tiny_unet("hybrid", cell=cell)
+    c, h = cnn.state_dict(), hyb.state_dict()
+    assert set(h) - set(c) and all(k.startswith(("rnn.", "fuse.")) for k in set(h) - set(c))
+    assert set(c) <= set(h) and all(torch.equal(v, h[k]) for k, v in c.items())
+    assert type(hyb.rnn.rows.rnn).__name__ == cell.upper()
+    x = torch.rand(2, 1, 40, 56)
+    with torch.no_grad():
+        assert torch.equal(cnn(x), hyb(x))
+
+
+def test_unet_hybrid_sees_the_whole_image_and_the_cnn_does_not():
+    """A change in one corner of a 256×256 image reaches the opposite corner through the recurrent branch (row then
+    column scans over the whole 1/8-resolution map); the CNN's receptive field (±62 px) does not."""
+    cnn, hyb = tiny_unet("cnn"), tiny_unet("hybrid")
+    for m in (cnn, hyb):
+        for p in m.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+    h = hyb.cfg.rnn_hidden
+    for scan in (hyb.rnn.rows.rnn, hyb.rnn.cols.rnn):  # a cell that remembers: forget-gate bias 5 (LSTM gates i,f,g,o)
+        for name, p in scan.named_parameters():
+            if name.startswith("bias_ih"):
+                p.data[h:2 * h] = 5.0
+    cnn, hyb = cnn.double(), hyb.double()  # float64: the far-field change is small, keep it above rounding
+    x = torch.rand(1, 1, 256, 256, dtype=torch.float64) * 0.8 + 0.1
+    x2 = x.clone()
+    x2[..., :8, :8] = 0.9
+    with torch.no_grad():
+        d_cnn = (cnn(x) - cnn(x2))[..., -16:, -16:].abs().max()
+        d_hyb = (hyb(x) - hyb(x2))[..., -16:, -16:].abs().max()
+    assert d_cnn == 0 and d_hyb > 1e-10  # measured 2.8e-8
+
+
+def test_round3_configs_still_build_the_flat_network():
+    old = ModelConfig.from_dict({"kind": "hybrid", "channels": 48, "blocks": 4, "rnn_position": "middle",
+                                 "impulse_mask": True})
+    assert old.arch == "flat" and old.impulse_detect == "value"
+    model = build(old)
+    assert model.multiple == 4 and param_count(model) == 262068  # the round-3 shipped hybrid
+    with pytest.raises(ValueError, match="flat|unet"):
+        build(ModelConfig(arch="resnet"))
+
+
+def test_unet_train_smoke_with_patch_sizes_and_resume(tmp_path):
+    from denoisebench_neural.train import TrainOptions, train
+
+    data = tmp_path / "imgs"
+    data.mkdir()
+    import cv2
+
+    for i in range(7):  # 5 / 1 / 1 train / validation / test
+        cv2.imwrite(str(data / f"{i}.png"), (smooth_image(72, 80, seed=i) * 255).astype(np.uint8))
+    opts = TrainOptions(model="hybrid", arch="unet", data=str(data), out=str(tmp_path / "run"), epochs=1,
+                        epoch_size=8, batch_size=2, patch_size=32, patch_sizes="16,32,48", channels=4, width2=4,
+                        width3=4, blocks=1, mid_blocks=1, rnn_hidden=2, impulse_detect="context", saturate=0.5,
+                        val_crop=32, threads=1, rnn_cell="gru")
+    first = train(opts)
+    assert first["steps"] == 4
+    opts.epochs, opts.resume = 2, True
+    second = train(opts)
+    assert second["steps"] == 8 and len(json.loads((tmp_path / "run" / "history.json").read_text())) == 2
+    model, meta = weights.load_file(tmp_path / "run" / "best.safetensors")
+    assert model.cfg.arch == "unet" and model.cfg.rnn_cell == "gru" and model.cfg.impulse_detect == "context"
+
+
+def test_patch_sizes_keep_pixels_per_step_and_saturate_makes_true_extremes():
+    from denoisebench_neural.data import PatchSampler
+
+    ims = [smooth_image(100, 100, seed=s) for s in range(3)]
+    sampler = PatchSampler(ims, 32, seed=0, sizes=(16, 32, 64), saturate=1.0)
+    seen = set()
+    for step in range(30):
+        noisy, clean = sampler.batch(step, 8)
+        side = clean.shape[-1]
+        seen.add(side)
+        assert clean.shape[0] == max(1, round(8 * (32 / side) ** 2))
+        assert ((clean == 0) | (clean == 1)).mean() > 0.05  # every patch stretched until it clips
+    assert seen == {16, 32, 64}
+    a, b = sampler.batch(5, 8), sampler.batch(5, 8)
+    assert np.array_equal(a[0], b[0])

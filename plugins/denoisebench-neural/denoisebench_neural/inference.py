@@ -1,6 +1,11 @@
 """Tiled, batched inference with overlap and linear blending (no seams, bounded memory).
 
-An image larger than ``tile`` is cut into tiles of side ``tile`` stepping by ``tile - overlap``; each tile's
+An image that fits in one ``tile`` goes through the network whole (the default tile, 1024 for the round-4 models,
+holds every benchmark image: tiling only bounds memory on very large images).
+A larger image is padded (reflect, at the bottom and right, as the network pads a whole image) to the model's grid
+(``model.multiple``: 8 for the round-4 encoder–decoder, whose stride-2 levels must see the same pixel grid in a
+tile as in a whole pass), tile and overlap are rounded to that grid, and the image is cut into tiles of side
+``tile`` stepping by ``tile - overlap``; each tile's
 output loses a margin of ``overlap // 4`` on its inner sides (where the network lacks context) and the rest of
 the overlap is cross-faded with linear ramps, then normalised by the summed weights. Tiles of one image go
 through the network ``batch`` at a time, so memory is bounded by ``batch × tile²`` whatever the image size.
@@ -56,6 +61,16 @@ def denoise_gray(model, image: np.ndarray, device, *, tile: int = 512, overlap: 
         return np.clip(run_model(model, image[None], device, amp)[0], 0, 1)
     if overlap < 4 or overlap >= tile:
         raise ValueError(f"overlap={overlap} is invalid for tile={tile}; pass 4 <= overlap < tile")
+    mult = int(getattr(model, "multiple", 1))
+    tile, overlap = max(mult, tile // mult * mult), -(-overlap // mult) * mult
+    if overlap >= tile:
+        raise ValueError(f"overlap={overlap} is invalid for tile={tile} on this model's {mult}-px grid; "
+                         f"pass a smaller overlap or a larger tile")
+    ph, pw = (-h) % mult, (-w) % mult
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "edge"
+        padded = np.pad(image, ((0, ph), (0, pw)), mode=mode)
+        return denoise_gray(model, padded, device, tile=tile, overlap=overlap, batch=batch, amp=amp)[:h, :w]
     th, tw = min(tile, h), min(tile, w)
     ys, xs = _starts(h, th, th - overlap), _starts(w, tw, tw - overlap)
     boxes = [(y, x) for y in ys for x in xs]

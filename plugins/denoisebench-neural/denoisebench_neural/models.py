@@ -68,8 +68,8 @@ class ModelConfig:
     width2: int = 64  # unet: channels at 1/4 resolution (``channels`` is the 1/2-resolution width)
     width3: int = 64  # unet: channels at 1/8 resolution (where the RNN branch runs)
     mid_blocks: int = 2  # unet: residual blocks at 1/8 resolution (the RNN branch between their two halves)
-    #: "value": every pixel at exactly 0 or 1 is an impulse (rounds 1–3); "context": only a 0/1 pixel that is a
-    #: minority in its 7×7 neighbourhood (:func:`context_impulses`), so truly black/white regions are kept
+    #: "value": every pixel at exactly 0 or 1 is an impulse (rounds 1–3); "context": only a 0/1 pixel that disagrees
+    #: with its neighbourhood (:func:`context_impulses`), so truly black/white regions are kept
     impulse_detect: str = "value"
 
     def to_dict(self) -> dict:
@@ -140,11 +140,15 @@ def context_impulses(x: torch.Tensor, window: int = CONTEXT_WINDOW, min_share: f
     is 0, so pepper is flagged there, as it is by the value-only test. Counts are over the pixels inside the image.
     """
     lo, hi = (x <= 0).to(x.dtype), (x >= 1).to(x.dtype)
-    share = F.avg_pool2d(torch.cat([lo, hi], dim=1), window, stride=1, padding=window // 2, count_include_pad=False)
-    s_lo, s_hi = share[:, :1], share[:, 1:]
-    s_mid = 1 - s_lo - s_hi
-    keep_lo = (s_lo > torch.maximum(s_mid, s_hi)) & (s_lo >= min_share)
-    keep_hi = (s_hi > torch.maximum(s_mid, s_lo)) & (s_hi >= min_share)
+    ones = torch.ones(1, 1, window, window, dtype=x.dtype, device=x.device)
+    # exact integer counts (small whole numbers in float): no rounding at ties
+    c_lo = F.conv2d(lo, ones, padding=window // 2)
+    c_hi = F.conv2d(hi, ones, padding=window // 2)
+    n = F.conv2d(torch.ones_like(x[:1]), ones, padding=window // 2)
+    c_mid = n - c_lo - c_hi
+    need = min_share * n - 1e-3
+    keep_lo = (c_lo > torch.maximum(c_mid, c_hi)) & (c_lo >= need)
+    keep_hi = (c_hi > torch.maximum(c_mid, c_lo)) & (c_hi >= need)
     return lo * (~keep_lo).to(x.dtype) + hi * (~keep_hi).to(x.dtype)
 
 
@@ -265,6 +269,11 @@ class Denoiser(nn.Module):
                 nn.init.zeros_(self.rnn.up.weight)
         self._init(self.head)
         nn.init.normal_(self.head[-1].weight, std=1e-3)  # output ≈ input at the start
+
+    @property
+    def multiple(self) -> int:
+        """The input grid: sides are padded to a multiple of this, and tiles must start on it to match a whole pass."""
+        return UNET_MULTIPLE if self.cfg.arch == "unet" else MULTIPLE
 
     @staticmethod
     def _init(part: nn.Module) -> None:
