@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from denoisebench.interfaces import NoiseSpec, params_key
@@ -42,7 +43,13 @@ class Cell:
     def param_dict(self) -> dict[str, Any]:
         return dict(self.params)
 
-    @property
+    # computed once per cell (the planner, the runner and the worker all ask for them) and pickled with it
+    @cached_property
+    def params_text(self) -> str:
+        """``params_key`` of the denoiser parameters."""
+        return params_key(self.param_dict)
+
+    @cached_property
     def key(self) -> str:
         return cell_key(self.dataset, self.image_id, self.noise, self.clip, self.denoiser, self.param_dict,
                         self.repetition, self.base_seed, self.quantize)
@@ -97,15 +104,23 @@ class CellResult:
 
     @classmethod
     def for_cell(cls, cell: Cell, seed: int, status: str, **kw: Any) -> CellResult:
+        noise_params = params_key(cell.noise.kwargs)
         return cls(
             key=cell.key, dataset=cell.dataset, image_id=cell.image_id, noise=cell.noise.model,
-            noise_level=cell.noise.level, noise_params=params_key(cell.noise.kwargs), noise_key=cell.noise.key,
-            clip=cell.clip, denoiser=cell.denoiser, params=params_key(cell.param_dict),
+            noise_level=cell.noise.level, noise_params=noise_params, noise_key=cell.noise.model + noise_params,
+            clip=cell.clip, denoiser=cell.denoiser, params=cell.params_text,
             repetition=cell.repetition, seed=seed, status=status, **kw,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a new dict (the two mappings copied; values are plain numbers and strings)."""
+        row = {f: getattr(self, f) for f in _FIELDS}
+        row["metrics"] = dict(self.metrics)
+        row["metric_errors"] = dict(self.metric_errors)
+        return row
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+_FIELDS = tuple(f.name for f in fields(CellResult))

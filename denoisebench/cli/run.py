@@ -160,20 +160,61 @@ def executor_options(args) -> dict:
     return options
 
 
+#: modules the report needs that a run has not imported by the time its cells run (pandas, scipy.stats,
+#: statsmodels: seconds of imports): imported in a background thread meanwhile, while the workers compute
+REPORT_MODULES = ("pandas", "denoisebench.reporting.tables", "denoisebench.reporting.files",
+                  "denoisebench.reporting.terminal", "denoisebench.reporting.paper", "denoisebench.reporting.html",
+                  "denoisebench.reporting.perimage", "denoisebench.reporting.regenerate", "scipy.stats",
+                  "statsmodels.stats.anova", "statsmodels.stats.multitest")
+
+
+def _import_meanwhile(names: tuple[str, ...]):
+    """Import ``names`` in a daemon thread (a module that fails to import is imported again, and fails with its
+    own message, where the report needs it)."""
+    import importlib
+    import threading
+
+    def work() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+    thread = threading.Thread(target=work, name="denoisebench-report-imports", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_command(args) -> int:
     from denoisebench.engine.executors import make_executor
-    from denoisebench.engine.grid import make_plan
-    from denoisebench.engine.provenance import default_run_dir, open_store
-    from denoisebench.engine.runner import pending_count
-    from denoisebench.reporting.console import make_console, show_line
-    from denoisebench.reporting.files import write_report
-    from denoisebench.reporting.tables import build_report
-    from denoisebench.reporting.terminal import print_report, print_summary
-    from denoisebench.store import RunLock
+    from denoisebench.reporting.console import make_console
 
     console = make_console()
     plugins = args.plugins
     config = config_from_args(args)
+    executor = None
+    if not args.dry_run:
+        executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins,
+                                 plugins=plugins, **executor_options(args))
+        prestart = getattr(executor, "prestart", None)
+        if prestart is not None:  # its first worker imports the plugins while this process plans the run
+            prestart()
+    try:
+        return _run(args, console, plugins, config, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _run(args, console, plugins, config, executor) -> int:
+    from denoisebench.engine.grid import make_plan
+    from denoisebench.engine.local import inherits_plugins
+    from denoisebench.engine.provenance import default_run_dir, open_store
+    from denoisebench.engine.runner import pending_count
+    from denoisebench.reporting.console import show_line
+    from denoisebench.store import RunLock
+
     plan = make_plan(config, plugins)
     figure_denoisers = split_list(args.figure_denoisers) or None
     unknown = [n for n in figure_denoisers or () if n not in plan.denoisers]
@@ -185,8 +226,6 @@ def run_command(args) -> int:
         show_line(console, f"dry run: {plan.n_cells} cells ({plan.shape_text()} × {config.repetitions} "
                            f"repetition(s)); run directory {run_dir}")
         return 0
-    executor = make_executor(config.executor, jobs=config.jobs, disable=config.disable_plugins, plugins=plugins,
-                             **executor_options(args))
     if config.executor == "local" and config.jobs > (os.cpu_count() or 1):
         show_line(console, f"warning: -j {config.jobs} is more than the {os.cpu_count()} CPU cores here; the "
                            "workers will compete for them", "yellow")
@@ -206,9 +245,15 @@ def run_command(args) -> int:
                 show_line(console, f"plugin {st.name}: {st.reason}", "yellow")
             for line in plugins.problems:  # entries skipped because another plugin registered the name first
                 show_line(console, line, "yellow")
+        if config.executor != "local" or not inherits_plugins(plugins):  # never beside a fork of this process
+            _import_meanwhile(REPORT_MODULES)
         t0 = time.perf_counter()
         counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
         elapsed = time.perf_counter() - t0
+        from denoisebench.reporting.files import write_report
+        from denoisebench.reporting.tables import build_report
+        from denoisebench.reporting.terminal import print_report, print_summary
+
         report = build_report(store)
         write_report(report, run_dir, figures=not args.no_figures, figure_denoisers=figure_denoisers)
         if not args.quiet and not args.summary_only:
@@ -221,7 +266,6 @@ def run_command(args) -> int:
                            f"{run_dir / 'report.md'}")
     finally:
         store.close()
-        executor.close()
         lock.__exit__(None, None, None)
     failed = counts.get("error", 0) + counts.get("timeout", 0)
     if failed and not args.allow_errors:

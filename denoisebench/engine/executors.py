@@ -1,6 +1,6 @@
 """Executors run tasks and yield their results; the caller (the runner) is the only writer of the store.
 
-The seam: an executor has ``run(tasks) -> Iterator[list[CellResult]]`` (results of one task at a time, in
+The seam: an executor has ``run(tasks) -> Iterator[list[CellResult]]`` (results of one or more tasks at a time, in
 completion order) and ``close()``. ``local`` (:mod:`denoisebench.engine.local`) is the default; ``dask``
 (:mod:`denoisebench.engine.dask_executor`) is imported only when asked for.
 """

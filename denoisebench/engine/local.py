@@ -34,6 +34,18 @@ class LocalExecutor:
         self.jobs = jobs
         self.disable = tuple(disable)
         self.plugins = plugins
+        self._loads: list[dict] = []
+
+    def prestart(self) -> None:
+        """Start one spawned worker now, so that it imports the plugins while the caller plans the run and opens
+        its store (``run`` uses it, or stops it if the pool it needs differs)."""
+        if not inherits_plugins(self.plugins):
+            _warm_pool(self.jobs, self.disable).prestart(1)
+
+    def take_loads(self) -> list[dict]:
+        """The models the workers loaded (and warmed up) since the last call: see :func:`record_model_loads`."""
+        loads, self._loads = self._loads, []
+        return loads
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[CellResult]]:
         tasks = list(tasks)
@@ -45,9 +57,14 @@ class LocalExecutor:
             try:
                 yield from pool.run(tasks)
             finally:
+                self._loads += pool.take_loads()
                 pool.close()
             return
-        yield from _warm_pool(size, self.disable).run(tasks)
+        pool = _warm_pool(size, self.disable)
+        try:
+            yield from pool.run(tasks)
+        finally:
+            self._loads += pool.take_loads()
 
     def close(self) -> None:
         """Stop the warm workers (they are kept for the next run in this process until then)."""
@@ -63,10 +80,14 @@ def _warm_pool(size: int, disable: tuple[str, ...]) -> WorkerPool:
     from denoisebench.engine.child import THREADS_ENV
     from denoisebench.pluginmanager import DISABLE_ENV
 
-    key = (size, disable, tuple(sys.path), os.environ.get(DISABLE_ENV), os.environ.get(THREADS_ENV))
+    key = (disable, tuple(sys.path), os.environ.get(DISABLE_ENV), os.environ.get(THREADS_ENV))
     held = _WARM.get("pool")
     if held is not None and held[0] == key and all(w.exit_code(0) is None for w in held[1].workers):
-        return held[1]
+        pool = held[1]
+        pool.size = size
+        while len(pool.workers) > size:  # never more workers than this run may use
+            pool.workers.pop().close()
+        return pool
     close_warm_pool()
     pool = WorkerPool(size, disable)
     _WARM["pool"] = (key, pool)

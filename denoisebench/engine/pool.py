@@ -10,6 +10,12 @@ runs past the cell timeout (the pool kills it: a timeout cannot be caught), the 
 - preparing the image (dataset load, noise model): every cell of the task becomes an error row;
 - anything else (the worker died starting up, or between calls): the task is sent again, once.
 
+The worker does not message the pool before each call: it writes the call into a :class:`CallSlot` (memory
+shared with the pool), which the pool reads only when the worker died or may be past the timeout. Cheap tasks
+travel in chunks (as many as take about :data:`CHUNK_SECONDS`, measured as the run goes), one message each way
+per chunk; a chunk's finished tasks are sent back with it, so when a worker dies in a chunk its other tasks are
+run again (their values do not depend on where they run).
+
 A dead or killed worker is replaced; workers are started as tasks need them (never more than there are tasks)
 and stay warm until the run ends. Worker processes are fresh interpreters (``spawn``) that load the plugins from
 their entry points, or, when the caller passes plugin objects that exist only in its memory (tests), forked
@@ -31,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 
-from denoisebench.engine.child import serve, thread_environment, worker_threads
+from denoisebench.engine.child import CallSlot, serve, thread_environment, worker_threads
 from denoisebench.engine.worker import crashed, task_seed
 from denoisebench.results import CellResult, Task
 
@@ -41,6 +47,11 @@ MAX_ATTEMPTS = 2
 START_TIMEOUT = 300.0
 #: this many workers in a row dying before they are ready fail the run's remaining tasks
 MAX_FAILED_STARTS = 3
+#: a chunk of cheap tasks sent to a worker in one message takes about this many seconds (never more tasks than
+#: spread the remaining ones over every worker)
+CHUNK_SECONDS = 0.1
+#: at most this many tasks per chunk
+MAX_CHUNK = 64
 
 
 def how_it_ended(code: int | None) -> str:
@@ -58,17 +69,28 @@ def how_it_ended(code: int | None) -> str:
 
 
 class Worker:
-    """One worker process and the parent's end of its connection."""
+    """One worker process, the parent's end of its connection and its call slot."""
 
     def __init__(self, disable: tuple[str, ...], plugins, threads: int):
-        self.conn, self.proc = (_fork if plugins is not None else _spawn)(disable, plugins, threads)
+        self.slot = CallSlot()
+        self.conn, self.proc = (_fork if plugins is not None else _spawn)(disable, plugins, threads, self.slot)
         self.ready = False
-        self.job: Job | None = None
+        self.jobs: list[Job] | None = None  # the chunk it is running
+        self.chunk = 0  # its number (the slot says which chunk it describes)
+        self.sent = 0.0
         self.started = time.monotonic()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def call(self) -> tuple[int, tuple[str, str, int, str] | None, float]:
+        """(position in the chunk, (kind, name, index, provider) of the plugin call in progress or None, its
+        start): what the slot says about the current chunk."""
+        chunk, position, kind, name, index, provider, since = self.slot.read()
+        if chunk != self.chunk:  # nothing written for this chunk yet
+            return 0, None, self.sent
+        return position, ((kind, name, index, provider) if kind else None), since
 
     def exit_code(self, wait_s: float = 2.0) -> int | None:
         deadline = time.monotonic() + wait_s
@@ -93,41 +115,48 @@ class Worker:
             pass
         if self.exit_code(1.0) is None:
             self.kill()
+        self.release()
+
+    def release(self) -> None:
         self.conn.close()
         if not isinstance(self.proc, subprocess.Popen):
             self.proc.join(0)
+        if self.slot is not None:
+            self.slot.close()
+            self.slot = None
 
 
-def _spawn(disable, plugins, threads):
+def _spawn(disable, plugins, threads, slot):
     ours, theirs = socket.socketpair()
     fd = theirs.fileno()
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # above the package
     deathsig = "1" if threading.current_thread() is threading.main_thread() else "0"
     code = (f"import sys; sys.path.insert(0, {root!r}); from denoisebench.engine.child import main; "
-            f"main({fd}, {','.join(disable)!r}, {os.getpid()}, {deathsig!r}, {threads}, {sys.path!r})")
+            f"main({fd}, {','.join(disable)!r}, {os.getpid()}, {deathsig!r}, {threads}, {sys.path!r}, {slot.fd})")
     env = {**os.environ, **thread_environment(threads)}
-    proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(fd,), env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(fd, slot.fd), env=env,
+                            stdin=subprocess.DEVNULL)
     theirs.close()
     return Connection(ours.detach()), proc
 
 
-def _fork(disable, plugins, threads):
+def _fork(disable, plugins, threads, slot):
     ours, theirs = mp.get_context("fork").Pipe()
     proc = mp.get_context("fork").Process(
-        target=_forked, args=(theirs, ours, disable, plugins, os.getpid(), threads), daemon=True,
+        target=_forked, args=(theirs, ours, disable, plugins, os.getpid(), threads, slot), daemon=True,
         name="denoisebench-worker")
     proc.start()
     theirs.close()
     return ours, proc
 
 
-def _forked(conn, other_end, disable, plugins, parent, threads) -> None:
+def _forked(conn, other_end, disable, plugins, parent, threads, slot) -> None:
     import faulthandler
 
     other_end.close()
     faulthandler.disable()  # the parent's (pytest's) crash dumps: a crash is reported by the pool instead
     deathsig = threading.current_thread() is threading.main_thread()
-    serve(conn, disable, plugins, parent=parent, deathsig=deathsig, threads=threads)
+    serve(conn, disable, plugins, parent=parent, deathsig=deathsig, threads=threads, slot=slot)
 
 
 @dataclass
@@ -135,8 +164,6 @@ class Job:
     task: Task
     skip: dict[str, str] = field(default_factory=dict)
     attempts: int = 0
-    call: tuple[str, str, int, str] | None = None  # (kind, name, cell index, provider) of the call in progress
-    since: float = 0.0
 
 
 class WorkerPool:
@@ -149,15 +176,20 @@ class WorkerPool:
         self.threads = threads or worker_threads()
         self.workers: list[Worker] = []
         self.failed_starts = 0
+        #: seconds one task takes in a worker (running mean), which sizes the chunks; None until one is back
+        self.task_seconds: float | None = None
+        #: the models the workers loaded (``WorkerState.loads`` records with the worker's PID), until taken
+        self.loads: list[dict] = []
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[CellResult]]:
-        """Yield each task's rows (a culprit's row on its own, as soon as it is known), in completion order.
-        The workers stay warm for the next call; they are stopped by :meth:`close`, or when this is interrupted."""
+        """Yield rows as they come back (the rows of a chunk of tasks together; a culprit's row on its own, as
+        soon as it is known), in completion order. The workers stay warm for the next call; they are stopped by
+        :meth:`close`, or when this is interrupted."""
         queue = deque(Job(t) for t in tasks)
         try:
-            while queue or any(w.job for w in self.workers):
+            while queue or any(w.jobs for w in self.workers):
                 self._dispatch(queue)
-                busy = [w for w in self.workers if w.job]
+                busy = [w for w in self.workers if w.jobs]
                 ready = wait([w.conn for w in busy], timeout=self._next_deadline(busy))
                 for w in busy:
                     if w.conn in ready:
@@ -168,44 +200,72 @@ class WorkerPool:
             self.close()
             raise
 
+    def prestart(self, n: int = 1) -> None:
+        """Start up to ``n`` workers now (they load their plugins while the caller prepares the run)."""
+        while len(self.workers) < min(n, self.size):
+            self.workers.append(Worker(self.disable, self.plugins, self.threads))
+
+    def take_loads(self) -> list[dict]:
+        loads, self.loads = self.loads, []
+        return loads
+
     def close(self) -> None:
         workers, self.workers = self.workers, []
         for w in workers:
             w.close()
 
     # ----------------------------------------------------------------------------------------------- internals
+    def _chunk_size(self, queued: int) -> int:
+        if not self.task_seconds or queued <= 1:
+            return 1
+        by_time = int(CHUNK_SECONDS / self.task_seconds)
+        return max(1, min(by_time, MAX_CHUNK, queued // (2 * self.size)))
+
     def _dispatch(self, queue: deque) -> None:
-        for w in [w for w in self.workers if not w.job and w.exit_code(0) is not None]:
+        for w in [w for w in self.workers if not w.jobs and w.exit_code(0) is not None]:
             self._discard(w)  # died while idle (killed from outside): replace it quietly
         while queue:
-            idle = next((w for w in self.workers if not w.job), None)
+            idle = next((w for w in self.workers if not w.jobs), None)
             if idle is None:
                 if len(self.workers) >= self.size:
                     return
                 idle = Worker(self.disable, self.plugins, self.threads)
                 self.workers.append(idle)
-            job = queue.popleft()
-            job.call, job.since = None, time.monotonic()
-            idle.job = job
+            n = self._chunk_size(len(queue))
+            jobs = [queue.popleft() for _ in range(min(n, len(queue)))]
+            idle.jobs, idle.chunk, idle.sent = jobs, idle.chunk + 1, time.monotonic()
             try:
-                idle.conn.send(("task", job.task, job.skip))
+                idle.conn.send(("tasks", idle.chunk, [(j.task, j.skip) for j in jobs]))
             except OSError:
                 pass  # the worker is gone: its connection reports end-of-file next
 
     def _limit(self, w: Worker) -> float:
-        if w.job is None:
+        """The seconds the worker's current call may take (START_TIMEOUT while it starts; 0: no limit)."""
+        if not w.jobs:
             return 0.0
+        return w.jobs[0].task.timeout if w.ready else START_TIMEOUT
+
+    def _deadline(self, w: Worker) -> float | None:
+        limit = self._limit(w)
+        if not limit:
+            return None
         if not w.ready:
-            return START_TIMEOUT
-        return w.job.task.timeout if w.job.call else 0.0
+            return w.started + limit
+        _, call, since = w.call()
+        # between calls: no call can end before now + limit, so look again then
+        return since + limit if call else time.monotonic() + limit
 
     def _overdue(self, w: Worker) -> bool:
+        if not w.ready:
+            return bool(self._limit(w)) and time.monotonic() - w.started > self._limit(w)
         limit = self._limit(w)
-        return bool(limit) and time.monotonic() - (w.job.since if w.ready else w.started) > limit
+        if not limit:
+            return False
+        _, call, since = w.call()
+        return call is not None and time.monotonic() - since > limit
 
     def _next_deadline(self, busy: list[Worker]) -> float | None:
-        left = [(w.job.since if w.ready else w.started) + self._limit(w) - time.monotonic()
-                for w in busy if self._limit(w)]
+        left = [d - time.monotonic() for d in map(self._deadline, busy) if d is not None]
         return max(0.0, min(left)) + 0.01 if left else None
 
     def _receive(self, w: Worker, queue: deque) -> Iterator[list[CellResult]]:
@@ -217,43 +277,56 @@ class WorkerPool:
         kind = message[0]
         if kind == "ready":
             w.ready, self.failed_starts = True, 0
-            w.job.since = time.monotonic()
-        elif kind == "call":
-            w.job.call, w.job.since = tuple(message[1:]), time.monotonic()
         elif kind == "done":
-            w.job = None
-            yield message[1]
-        elif kind == "failed":
-            job, w.job = w.job, None
-            yield crashed(job.task, f"task failed in the worker process: {message[1]}")
+            _, rows, loads, seconds = message
+            jobs, w.jobs = w.jobs, None
+            per_task = seconds / len(jobs)
+            self.task_seconds = per_task if self.task_seconds is None else 0.7 * self.task_seconds + 0.3 * per_task
+            self.loads += [{**load, "worker": w.pid} for load in loads]
+            yield rows
+
+    def _culprit(self, w: Worker, queue: deque) -> tuple[Job | None, tuple | None, float]:
+        """The job the worker was running when it died or was stopped (the others of its chunk go back to the
+        front of the queue, in order), the plugin call it was in (or None) and when that call started."""
+        position, call, since = w.call()
+        jobs = w.jobs
+        culprit = jobs[position] if position < len(jobs) else None
+        queue.extendleft(reversed([j for j in jobs if j is not culprit]))
+        return culprit, call, since
 
     def _timed_out(self, w: Worker, queue: deque) -> Iterator[list[CellResult]]:
-        job = w.job
-        w.kill()
         if not w.ready:
+            w.kill()
             yield from self._died(w, queue, f"did not start within {START_TIMEOUT:g} s")
             return
-        limit = job.task.timeout
-        kind, name, index, provider = job.call
+        limit = w.jobs[0].task.timeout
+        w.kill()
+        job, call, since = self._culprit(w, queue)
+        self._discard(w)
+        kind, name, index, provider = call
         what = (f"ran longer than --cell-timeout {limit:g} s and was stopped (its worker process was killed and "
                 "replaced); pass a larger --cell-timeout (or 0 for no limit)")
         if kind == "denoise":
-            yield self._charge_cell(w, queue, job, index, "timeout", f"the denoiser {what}", provider,
-                                    time.monotonic() - job.since)
+            yield self._charge_cell(queue, job, index, "timeout", f"the denoiser {what}", provider,
+                                    time.monotonic() - since)
         else:
-            yield from self._charge(w, queue, job, what)
+            yield from self._charge(queue, job, call, what)
 
     def _died(self, w: Worker, queue: deque, how: str) -> Iterator[list[CellResult]]:
-        job = w.job
-        if job.call is None:  # not inside a plugin call: starting up, or between calls
-            self._discard(w)
-            self.failed_starts = 0 if w.ready else self.failed_starts + 1
+        job, call, _ = self._culprit(w, queue)
+        ready = w.ready
+        self._discard(w)
+        if call is None:  # not inside a plugin call: starting up, or between calls
+            self.failed_starts = 0 if ready else self.failed_starts + 1
             if self.failed_starts >= MAX_FAILED_STARTS:  # no worker can start here: fail fast, not task by task
                 why = (f"{MAX_FAILED_STARTS} worker processes in a row {how} while starting (importing the plugins); "
                        "run `denoisebench plugins` to see which plugin fails, and --disable-plugin it")
-                yield crashed(job.task, why)
+                if job is not None:
+                    yield crashed(job.task, why)
                 while queue:
                     yield crashed(queue.popleft().task, why)
+                return
+            if job is None:  # after its chunk's last task: the chunk runs again
                 return
             job.attempts += 1
             if job.attempts >= MAX_ATTEMPTS:
@@ -263,18 +336,17 @@ class WorkerPool:
             else:
                 queue.appendleft(job)
             return
-        kind, name, index, provider = job.call
+        kind, name, index, provider = call
         if kind == "denoise":
             why = (f"the worker process {how} while running denoiser {name} (plugin {provider}); the other cells "
                    "of this task were run again in a new worker")
-            yield self._charge_cell(w, queue, job, index, "error", why, provider, None)
+            yield self._charge_cell(queue, job, index, "error", why, provider, None)
         else:
-            yield from self._charge(w, queue, job, f"the worker process {how} while running it")
+            yield from self._charge(queue, job, call, f"the worker process {how} while running it")
 
-    def _charge_cell(self, w: Worker, queue: deque, job: Job, index: int, status: str, why: str, provider: str,
+    def _charge_cell(self, queue: deque, job: Job, index: int, status: str, why: str, provider: str,
                      seconds: float | None) -> list[CellResult]:
         """The culprit cell's row; the task's other cells go back to the front of the queue."""
-        self._discard(w)
         cell = job.task.cells[index]
         rest = job.task.cells[:index] + job.task.cells[index + 1:]
         if rest:
@@ -282,11 +354,10 @@ class WorkerPool:
         return [CellResult.for_cell(cell, task_seed(job.task), status, error=why, provider=provider,
                                     seconds=seconds)]
 
-    def _charge(self, w: Worker, queue: deque, job: Job, what: str) -> Iterator[list[CellResult]]:
+    def _charge(self, queue: deque, job: Job, call: tuple, what: str) -> Iterator[list[CellResult]]:
         """A metric (its values become errors, the task runs again without it) or the preparation of the image
         (every cell of the task becomes an error row) was the culprit."""
-        self._discard(w)
-        kind, name, _, provider = job.call
+        kind, name, _, provider = call
         if kind == "metric":
             why = f"metric {name} (plugin {provider}): {what}; the task's cells were run again without it"
             queue.appendleft(Job(job.task, {**job.skip, name: why}))
@@ -296,8 +367,8 @@ class WorkerPool:
                                 f"loader: {what}")
 
     def _discard(self, w: Worker) -> None:
-        w.job = None
+        w.jobs = None
         if w in self.workers:
             self.workers.remove(w)
         w.kill()
-        w.conn.close()
+        w.release()

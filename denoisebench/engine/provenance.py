@@ -45,6 +45,20 @@ def provenance(plugins, config: Config) -> dict[str, Any]:
     }
 
 
+def record_model_loads(store: Store, loads: list[dict[str, Any]]) -> None:
+    """Add the models the workers loaded in this invocation to its provenance record (``model_loads``: one
+    entry per denoiser instance per worker process: ``denoiser``, ``params``, ``worker`` (PID), ``load_s``
+    (constructing it), ``warm_up_s`` (its untimed first call) and ``warm_up`` (what it was called on)). Those
+    seconds are in no cell's stored time."""
+    if not loads:
+        return
+    runs = store.get_meta("provenance", [])
+    if not runs:
+        runs = [{}]
+    runs[-1].setdefault("model_loads", []).extend(loads)
+    store.set_meta("provenance", runs)
+
+
 def _convention(plugins, metric: str, plan: Plan) -> str:
     """The metric's convention as configured: an instance with options may state a different rule."""
     options = dict(plan.tasks[0].metric_options).get(metric) if plan.tasks else None

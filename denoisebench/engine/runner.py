@@ -1,6 +1,9 @@
-"""The runner: runs a plan's pending cells through an executor and writes each finished cell to the store.
+"""The runner: runs a plan's pending cells through an executor and writes the finished cells to the store as
+they come back (one transaction per batch the executor yields).
 
-The runner is the only writer of the store; executors only run tasks and yield their results.
+The runner is the only writer of the store; executors only run tasks and yield their results. The models the
+workers loaded (and warmed up) are recorded in the run's provenance, with the seconds that took
+(:func:`denoisebench.engine.provenance.record_model_loads`): those seconds are in no cell's time.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 
 from denoisebench.engine.grid import Plan
+from denoisebench.engine.provenance import record_model_loads
 from denoisebench.results import CellResult
 from denoisebench.store import RunLock, Store
 
@@ -26,18 +30,27 @@ def _execute(plan, store, executor, plugins, on_result) -> dict[str, int]:
     done = store.done_keys()
     pending = []
     for task in plan.tasks:
-        cells = tuple(c for c in task.cells if c.key not in done)
-        if cells:
+        cells = tuple(c for c in task.cells if c.key not in done) if done else task.cells
+        if len(cells) == len(task.cells):
+            pending.append(task)
+        elif cells:
             pending.append(dataclasses.replace(task, cells=cells))
     counts: dict[str, int] = {}
     problems = []
-    for results in executor.run(pending):
-        for result in results:
-            store.write(result)
-            counts[result.status] = counts.get(result.status, 0) + 1
-            problems += plugins.notify("denoisebench_cell_finished", result=result)
-            if on_result:
-                on_result(result)
+    observed = bool(plugins.pm.hook.denoisebench_cell_finished.get_hookimpls())
+    try:
+        for results in executor.run(pending):
+            store.write_many(results)
+            for result in results:
+                counts[result.status] = counts.get(result.status, 0) + 1
+                if observed:
+                    problems += plugins.notify("denoisebench_cell_finished", result=result)
+                if on_result:
+                    on_result(result)
+    finally:
+        take = getattr(executor, "take_loads", None)
+        if take is not None:
+            record_model_loads(store, take())
     if plugins.pm.hook.denoisebench_run_finished.get_hookimpls():  # the long frame only when someone observes
         problems += plugins.notify("denoisebench_run_finished", results=store.frame(), config=plan.config)
     if problems:

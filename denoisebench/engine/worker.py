@@ -12,6 +12,12 @@ the plugin and becomes that plugin's error. Crashes, exits and timeouts are cont
 process reports each plugin call before making it (``report``), and :mod:`denoisebench.engine.pool` kills and
 replaces a worker that dies or runs past the cell timeout, charging only the call it was making.
 Plugins, datasets, denoiser instances (models) and metrics are created once per worker process and reused.
+
+Model loading is kept out of the stored cell times: when a worker first needs a denoiser (with given parameters)
+it constructs it and calls it once, untimed, on a small crop of the task's noisy image (:data:`WARM_UP_SIDE`;
+the whole image if the denoiser refuses the crop), so a model that loads lazily on its first call loads then. The
+seconds of both are recorded in :attr:`WorkerState.loads` (the run's provenance keeps them, per worker); the warm-up
+gets its own random generator, so the timed call sees exactly the generator it would have seen without it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ import numpy as np
 
 from denoisebench.config import NOISY
 from denoisebench.errors import DenoiseBenchError, PluginError, UnavailableError
-from denoisebench.interfaces import params_key
 from denoisebench.results import Cell, CellResult, Task
 from denoisebench.seeding import cell_rng, cell_seed
 
@@ -39,6 +44,8 @@ _STATES: dict[tuple, WorkerState] = {}
 
 #: dataset images a worker keeps decoded (the tasks of one image come one after another)
 IMAGE_CACHE = 4
+#: side of the crop of the noisy image a new denoiser instance is warmed up on (untimed) before its first cell
+WARM_UP_SIDE = 64
 
 
 class WorkerState:
@@ -50,6 +57,16 @@ class WorkerState:
         self._denoisers: dict[tuple[str, str], Any] = {}
         self._metrics: dict[str, Any] = {}
         self._images: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        #: one record per denoiser instance created (and warmed up) since the caller last took them
+        self.loads: list[dict[str, Any]] = []
+        self._providers: dict[tuple[str, str], str] = {}
+
+    def provider(self, kind: str, name: str) -> str:
+        """The plugin that registered ``name`` (kind: ``denoisers``, ``metrics`` or ``noise_models``)."""
+        key = (kind, name)
+        if key not in self._providers:
+            self._providers[key] = str(getattr(self.plugins, kind).provider(name))
+        return self._providers[key]
 
     def clean_image(self, spec: str, image_id: str) -> np.ndarray:
         """A dataset image, loaded and decoded once per worker for its consecutive tasks (an image has one task per
@@ -72,18 +89,27 @@ class WorkerState:
             self._datasets[spec] = dataset_from_spec(self.plugins, spec)
         return self._datasets[spec]
 
-    def denoiser(self, cell: Cell):
-        key = (cell.denoiser, params_key(cell.param_dict))
+    def denoiser(self, cell: Cell, noisy: np.ndarray | None = None, estimate=None):
+        """The cell's denoiser instance, created once per worker; given the task's ``noisy`` image, a new one
+        is warmed up on it (untimed) and its load recorded in :attr:`loads`."""
+        key = (cell.denoiser, cell.params_text)
         if key not in self._denoisers:
             cls = self.plugins.denoisers.get(cell.denoiser)
             missing = [r for r in cls.requires if importlib.util.find_spec(r) is None]
             if missing:
                 raise UnavailableError(f"{cell.denoiser} needs {', '.join(missing)}; install it to run this denoiser")
-            self._denoisers[key] = cls(**cell.param_dict)
+            t0 = time.perf_counter()
+            den = cls(**cell.param_dict)
+            load = time.perf_counter() - t0
+            self._denoisers[key] = den
+            record = {"denoiser": cell.denoiser, "params": cell.params_text, "load_s": round(load, 6)}
+            if noisy is not None:
+                record.update(warm_up(den, noisy, cell, estimate))
+            self.loads.append(record)
         return self._denoisers[key]
 
     def forget(self, cell: Cell) -> None:
-        den = self._denoisers.pop((cell.denoiser, params_key(cell.param_dict)), None)
+        den = self._denoisers.pop((cell.denoiser, cell.params_text), None)
         if den is not None:
             try:
                 den.close()
@@ -230,7 +256,27 @@ def noise_estimate(state: WorkerState, task: Task, noisy: np.ndarray):
 
 
 def _denoiser_rng(seed: int, cell: Cell) -> np.random.Generator:
-    return cell_rng(cell_seed(seed, cell.denoiser, params_key(cell.param_dict), "denoiser", 0))
+    return cell_rng(cell_seed(seed, cell.denoiser, cell.params_text, "denoiser", 0))
+
+
+def warm_up(den, noisy: np.ndarray, cell: Cell, estimate=None) -> dict[str, Any]:
+    """Call a new denoiser instance once, untimed, on a :data:`WARM_UP_SIDE` crop of ``noisy`` (the whole image
+    if it refuses the crop), with a generator of its own: a model that loads on its first call loads here.
+    Returns ``warm_up_s`` and ``warm_up`` (``crop HxW``, ``full HxW`` or why it failed: the timed call then
+    shows the same error). ``KeyboardInterrupt``/``SystemExit`` propagate: they are the cell's error."""
+    crop = noisy[:WARM_UP_SIDE, :WARM_UP_SIDE]
+    inputs = [("crop", crop)] + ([("full", noisy)] if crop.shape != noisy.shape else [])
+    t0 = time.perf_counter()
+    outcome = ""
+    for label, image in inputs:
+        try:
+            _denoise(den, image, cell, np.random.Generator(np.random.PCG64(0)), estimate)
+        except Exception as exc:
+            outcome = f"failed: {_describe(exc)}"
+            continue
+        outcome = f"{label} {'x'.join(map(str, image.shape))}"
+        break
+    return {"warm_up_s": round(time.perf_counter() - t0, 6), "warm_up": outcome}
 
 
 @dataclass
@@ -295,7 +341,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None, *, report:
     dataset = task.cells[0].dataset
     seed = task_seed(task)
     try:
-        report("prepare", task.noise.model, -1, str(state.plugins.noise_models.provider(task.noise.model)))
+        report("prepare", task.noise.model, -1, state.provider("noise_models", task.noise.model))
         clean, noisy = _inputs(state, task, seed)
         estimate = noise_estimate(state, task, noisy)
     except PLUGIN_ERRORS as exc:
@@ -310,10 +356,10 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None, *, report:
             results.append(CellResult.for_cell(cell, seed, "ok", shape=shape))
             outputs.append(readonly(_scored(noisy, task.quantize)))
             continue
-        provider = str(state.plugins.denoisers.provider(cell.denoiser))
+        provider = state.provider("denoisers", cell.denoiser)
         try:
             report("denoise", cell.denoiser, index, provider)
-            den = state.denoiser(cell)
+            den = state.denoiser(cell, noisy, estimate)  # a new instance loads and warms up here, untimed
             rng = _denoiser_rng(seed, cell)
             t0 = time.perf_counter()
             out = _denoise(den, noisy, cell, rng, estimate)
@@ -343,7 +389,7 @@ def run_task(task: Task, disable: tuple[str, ...] = (), plugins=None, *, report:
                 r.metrics[name] = None
                 r.metric_errors[name] = skip_metrics[name]
             continue
-        report("metric", name, -1, str(state.plugins.metrics.provider(name)))
+        report("metric", name, -1, state.provider("metrics", name))
         metric = state.metric(name, options.get(name, ()))
         if isinstance(metric, Exception):
             for r in ok:

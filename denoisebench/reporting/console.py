@@ -60,6 +60,8 @@ def show_line(console: Any, text: str, style: str = "") -> None:
     console.print(f"[{style}]{escape(text)}[/]" if style else escape(text), highlight=False, soft_wrap=True)
 
 
+#: seconds between updates of the progress bar on a terminal (it redraws itself 10 times a second anyway)
+BAR_SECONDS = 0.05
 #: seconds between plain progress lines when the output is not a terminal (nohup, CI logs)
 PLAIN_EVERY = float(os.environ.get("DENOISEBENCH_PROGRESS_SECONDS", "30"))
 
@@ -87,11 +89,22 @@ def progress(console: Any, total: int) -> Iterator[Callable[[str, int], None]]:
                TimeRemainingColumn(), TextColumn("[red]{task.fields[errors]} errors")]
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("cells", total=total, errors=0)
+        pending = {"advance": 0, "last": 0.0, "errors": 0}
 
         def update(description: str, errors: int) -> None:
-            bar.update(task, advance=1, errors=errors, description=escape(f"{description:>16}"))
+            # cells come back in batches of cheap ones: the bar takes the count at most every BAR_SECONDS
+            pending["advance"] += 1
+            pending["errors"] = errors
+            now = time.monotonic()
+            if now - pending["last"] >= BAR_SECONDS:
+                bar.update(task, advance=pending["advance"], errors=errors, description=escape(f"{description:>16}"))
+                pending["advance"], pending["last"] = 0, now
 
-        yield update
+        try:
+            yield update
+        finally:
+            if pending["advance"]:
+                bar.update(task, advance=pending["advance"], errors=pending["errors"])
 
 
 def _plain_progress(console: Any, total: int) -> Iterator[Callable[[str, int], None]]:
