@@ -50,6 +50,11 @@ class Cell:
         return params_key(self.param_dict)
 
     @cached_property
+    def noise_params_text(self) -> str:
+        """``params_key`` of the noise parameters."""
+        return params_key(self.noise.kwargs)
+
+    @cached_property
     def key(self) -> str:
         return cell_key(self.dataset, self.image_id, self.noise, self.clip, self.denoiser, self.param_dict,
                         self.repetition, self.base_seed, self.quantize)
@@ -104,7 +109,7 @@ class CellResult:
 
     @classmethod
     def for_cell(cls, cell: Cell, seed: int, status: str, **kw: Any) -> CellResult:
-        noise_params = params_key(cell.noise.kwargs)
+        noise_params = cell.noise_params_text
         return cls(
             key=cell.key, dataset=cell.dataset, image_id=cell.image_id, noise=cell.noise.model,
             noise_level=cell.noise.level, noise_params=noise_params, noise_key=cell.noise.model + noise_params,
