@@ -220,7 +220,7 @@ def loadavg() -> float:
 
 
 def compare(args, scratch: Path) -> None:
-    trees = [("after", ROOT)] + [tuple(t.split("=", 1)) for t in args.tree]
+    trees = ([] if args.only_trees else [("after", ROOT)]) + [tuple(t.split("=", 1)) for t in args.tree]
     jobs = [int(j) for j in args.jobs.split(",")]
     for grid in args.grids.split(","):
         configs = []
@@ -304,6 +304,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tree", action="append", default=[], metavar="LABEL=PATH",
                     help="also time the harness and plain loop of another source tree")
+    ap.add_argument("--only-trees", action="store_true",
+                    help="time only the --tree trees, not this checkout (e.g. a copy of it that edits cannot reach)")
     ap.add_argument("--check", action="store_true", help="check that the plain loop's values equal the harness's")
     ap.add_argument("--profile", metavar="GRID", help="print cProfile's top 10 for GRID instead of timing")
     ap.add_argument("--top", type=int, default=10)

@@ -216,6 +216,9 @@ def _run(args, console, plugins, config, executor) -> int:
     from denoisebench.store import RunLock
 
     plan = make_plan(config, plugins)
+    prestart = getattr(executor, "prestart", None)
+    if prestart is not None and len(plan.tasks) > 1:  # the other workers start while the store opens
+        prestart(len(plan.tasks))
     figure_denoisers = split_list(args.figure_denoisers) or None
     unknown = [n for n in figure_denoisers or () if n not in plan.denoisers]
     if unknown:

@@ -36,11 +36,11 @@ class LocalExecutor:
         self.plugins = plugins
         self._loads: list[dict] = []
 
-    def prestart(self) -> None:
-        """Start one spawned worker now, so that it imports the plugins while the caller plans the run and opens
-        its store (``run`` uses it, or stops it if the pool it needs differs)."""
+    def prestart(self, n: int = 1) -> None:
+        """Start up to ``n`` spawned workers now (never more than ``jobs``), so that they import the plugins while
+        the caller plans the run and opens its store; ``run`` uses them (pass at most the number of tasks)."""
         if not inherits_plugins(self.plugins):
-            _warm_pool(self.jobs, self.disable).prestart(1)
+            _warm_pool(self.jobs, self.disable).prestart(min(n, self.jobs))
 
     def take_loads(self) -> list[dict]:
         """The models the workers loaded (and warmed up) since the last call: see :func:`record_model_loads`."""
