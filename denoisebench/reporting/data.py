@@ -96,10 +96,11 @@ def primary_metric(cells: pd.DataFrame, meta: dict) -> str:
 
 
 def denoiser_order(cells: pd.DataFrame, plan: dict) -> list[str]:
-    present = set(cells["denoiser"])
+    present = set(cells["denoiser"].unique())  # unique() first: iterating 10^5 pandas strings costs seconds
     base = cells["base_denoiser"] if "base_denoiser" in cells.columns else cells["denoiser"]
+    pairs = pd.DataFrame({"label": cells["denoiser"].to_numpy(), "name": base.to_numpy()}).drop_duplicates()
     methods = {}  # registry name -> its method labels (a swept denoiser has several), in parameter order
-    for label, name in sorted(set(zip(cells["denoiser"], base)), key=lambda lb: _natural_key(lb[0])):
+    for label, name in sorted(zip(pairs["label"], pairs["name"]), key=lambda lb: _natural_key(lb[0])):
         methods.setdefault(name, []).append(label)
     names = [NOISY] + [m for d in plan.get("denoisers", []) for m in methods.get(d, []) if m in present]
     return names + sorted(present - set(names))
@@ -108,17 +109,18 @@ def denoiser_order(cells: pd.DataFrame, plan: dict) -> list[str]:
 def setting_order(cells: pd.DataFrame, plan: dict) -> list[str]:
     labels = plan.get("noise_labels", {})
     order = [labels[k] for k in plan.get("noise", []) if k in labels]
-    present = sorted(set(cells["setting"]))
+    present = sorted(set(cells["setting"].unique()))
     return [s for s in order if s in present] + [s for s in present if s not in order]
 
 
 def noise_type_order(cells: pd.DataFrame, plan: dict) -> list[str]:
     out: list[str] = []
+    models = set(cells["noise"].unique())
     for key in plan.get("noise", []):
         model = key.split("{", 1)[0]
-        if model not in out and model in set(cells["noise"]):
+        if model not in out and model in models:
             out.append(model)
-    return out + sorted(set(cells["noise"]) - set(out))
+    return out + sorted(models - set(out))
 
 
 def paired_wide(cells: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS,
