@@ -71,6 +71,8 @@ class ModelConfig:
     #: "value": every pixel at exactly 0 or 1 is an impulse (rounds 1–3); "context": only a 0/1 pixel that disagrees
     #: with its neighbourhood (:func:`context_impulses`), so truly black/white regions are kept
     impulse_detect: str = "value"
+    #: "context": the share of the 7×7 neighbourhood a 0/1 value must hold to count as genuine (see context_impulses)
+    impulse_min_share: float = 0.4
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -152,12 +154,13 @@ def context_impulses(x: torch.Tensor, window: int = CONTEXT_WINDOW, min_share: f
     return lo * (~keep_lo).to(x.dtype) + hi * (~keep_hi).to(x.dtype)
 
 
-def fill_impulses(x: torch.Tensor, detect: str = "value") -> tuple[torch.Tensor, torch.Tensor]:
+def fill_impulses(x: torch.Tensor, detect: str = "value",
+                  min_share: float = CONTEXT_MIN_SHARE) -> tuple[torch.Tensor, torch.Tensor]:
     """Impulse map of a (B, 1, H, W) image in [0, 1] and the image with flagged pixels filled by normalised
     convolution: the mean of unflagged neighbours in the smallest window (3, 5, 7) that has any; else kept.
     ``detect``: "value" flags every pixel at exactly 0 or 1; "context" uses :func:`context_impulses`."""
     if detect == "context":
-        mask = context_impulses(x)
+        mask = context_impulses(x, min_share=min_share)
     else:
         mask = ((x <= 0) | (x >= 1)).to(x.dtype)
     keep = 1 - mask
@@ -293,7 +296,7 @@ class Denoiser(nn.Module):
         """(network input at half resolution, the image the residual is taken from)."""
         if not self.cfg.impulse_mask:
             return F.pixel_unshuffle(xp, 2), xp
-        mask, filled = fill_impulses(xp, self.cfg.impulse_detect)
+        mask, filled = fill_impulses(xp, self.cfg.impulse_detect, self.cfg.impulse_min_share)
         z = torch.cat([xp, mask, filled], dim=1)
         return F.pixel_unshuffle(z, 2), filled
 

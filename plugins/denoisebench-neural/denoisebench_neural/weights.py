@@ -68,6 +68,23 @@ def load_file(path: str | Path, expected_sha256: str | None = None):
     return model, {k: json.loads(v) for k, v in meta.items()}
 
 
+def with_config(src: str | Path, dest: str | Path, **overrides) -> dict:
+    """Copy a weights file with some inference-only config fields changed (e.g. ``impulse_min_share``; the
+    parameters are the same tensors); the original metadata is kept, plus ``config_overrides``. Returns the new
+    config."""
+    from dataclasses import replace
+
+    from denoisebench_neural.models import build
+
+    model, meta = load_file(src)
+    cfg = replace(model.cfg, **overrides)
+    new = build(cfg)
+    new.load_state_dict(model.state_dict())
+    meta.pop("config", None)
+    save(new, dest, {**meta, "config_overrides": overrides})
+    return cfg.to_dict()
+
+
 def load_shipped(name: str, weights_dir: Path = WEIGHTS_DIR):
     """Load the shipped model ``name`` ('cnn' or 'hybrid') after checking its sha256 against the manifest."""
     entry = manifest(weights_dir / "MANIFEST.json").get(name)

@@ -2,6 +2,10 @@
 paired t-test (over images) of hybrid vs cnn per setting. Reads the run's results store only.
 
     python plugins/denoisebench-neural/scripts/ablation.py reports/neural-bsd68 [--a hybrid --b cnn]
+
+A run given as ``DIR@OLD=NEW`` has its denoiser OLD renamed NEW, so two runs of the same denoiser with different
+weights can be compared: ``ablation.py runs-lstm@hybrid=hybrid_lstm runs-gru@hybrid=hybrid_gru --a hybrid_gru
+--b hybrid_lstm``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from denoisebench.store import Store
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("run", nargs="+", help="run directories (their cells are combined; same seed => same noisy images)")
+    p.add_argument("run", nargs="+", help="run directories (their cells are combined; same seed => same noisy images); "
+                                          "DIR@OLD=NEW renames denoiser OLD of that run to NEW")
     p.add_argument("--dataset", help="only this dataset (default: each dataset in turn)")
     p.add_argument("--a", default="hybrid")
     p.add_argument("--b", default="cnn")
@@ -25,8 +30,13 @@ def main(argv=None) -> int:
 
     frames = []
     for run in args.run:
+        run, _, rename = run.partition("@")
         with Store(run) as store:
-            frames.append(store.cells())
+            frame = store.cells()
+        if rename:
+            old, _, new = rename.partition("=")
+            frame.loc[frame["denoiser"] == old, "denoiser"] = new
+        frames.append(frame)
     cells = pd.concat(frames, ignore_index=True)
     cells = cells.drop_duplicates(subset=["dataset", "image_id", "noise_key", "repetition", "denoiser"])
     cells["noise"] = cells["noise"] + " " + cells["noise_level"].astype(str)
