@@ -186,6 +186,15 @@ def _import_meanwhile(names: tuple[str, ...]):
     return thread
 
 
+def _close_meanwhile(executor):
+    """Close the executor (stop its workers) in a thread; the caller joins it before it returns."""
+    import threading
+
+    thread = threading.Thread(target=executor.close, name="denoisebench-close-workers", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_command(args) -> int:
     from denoisebench.engine.executors import make_executor
     from denoisebench.reporting.console import make_console
@@ -239,6 +248,7 @@ def _run(args, console, plugins, config, executor) -> int:
     except BaseException:
         lock.__exit__(None, None, None)
         raise
+    closing = None
     try:
         todo = pending_count(plan, store)
         if not args.quiet:
@@ -253,6 +263,8 @@ def _run(args, console, plugins, config, executor) -> int:
         t0 = time.perf_counter()
         counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
         elapsed = time.perf_counter() - t0
+        # the local workers exit while the report is built (a dask cluster is closed by the caller, at the end)
+        closing = _close_meanwhile(executor) if config.executor == "local" else None
         from denoisebench.reporting.files import write_report
         from denoisebench.reporting.tables import build_report
         from denoisebench.reporting.terminal import print_report, print_summary
@@ -268,6 +280,8 @@ def _run(args, console, plugins, config, executor) -> int:
         show_line(console, ("" if args.quiet else "\n") + f"{summary} in {elapsed:.1f} s; report: "
                            f"{run_dir / 'report.md'}")
     finally:
+        if closing is not None:
+            closing.join()
         store.close()
         lock.__exit__(None, None, None)
     failed = counts.get("error", 0) + counts.get("timeout", 0)

@@ -109,11 +109,18 @@ class Worker:
 
     def close(self) -> None:
         """Ask the worker to stop, and kill it if it does not within a second."""
+        self.ask_to_stop()
+        self.finish(time.monotonic() + 1.0)
+
+    def ask_to_stop(self) -> None:
         try:
             self.conn.send(("stop",))
         except OSError:
             pass
-        if self.exit_code(1.0) is None:
+
+    def finish(self, deadline: float) -> None:
+        """Wait until ``deadline`` for the worker to exit after :meth:`ask_to_stop`, kill it if it has not."""
+        if self.exit_code(max(0.0, deadline - time.monotonic())) is None:
             self.kill()
         self.release()
 
@@ -210,9 +217,13 @@ class WorkerPool:
         return loads
 
     def close(self) -> None:
+        """Stop every worker: all are asked at once, then given a second (together) before being killed."""
         workers, self.workers = self.workers, []
         for w in workers:
-            w.close()
+            w.ask_to_stop()
+        deadline = time.monotonic() + 1.0
+        for w in workers:
+            w.finish(deadline)
 
     # ----------------------------------------------------------------------------------------------- internals
     def _chunk_size(self, queued: int) -> int:
