@@ -195,17 +195,55 @@ class DnCNNB(_GrayDnCNN):
         return "dncnn_b"
 
 
+#: an orthonormal basis of the chroma plane (the directions orthogonal to R = G = B)
+_CHROMA = (np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]) / np.array([[np.sqrt(2.0)], [np.sqrt(6.0)]])).astype(np.float32)
+GRAY_MODES = ("decorrelate", "replicate")
+
+
+def mad_sigma(image: np.ndarray) -> float:
+    """Noise standard deviation (0-1 units) of a gray image: median absolute Haar diagonal detail / 0.6745
+    (Donoho's wavelet MAD estimator, finest scale)."""
+    h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
+    x = np.asarray(image[:h, :w], np.float64)
+    d = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+    return float(np.median(np.abs(d)) / 0.6745) if d.size else 0.0
+
+
+def gray_as_colour(gray: np.ndarray, seed: int = 0) -> np.ndarray:
+    """H x W -> H x W x 3 for a colour network trained on independent noise per channel.
+
+    Copying a noisy gray image y = x + n to R, G and B gives the same noise in all three channels: no noise in
+    the chroma directions, sqrt(3) times the noise along R = G = B, an input CDnCNN-B never saw in training
+    (it removes almost none of that noise). Adding independent synthetic noise of std sqrt(3) * sigma (sigma:
+    :func:`mad_sigma`) in the two chroma directions makes the per-channel noise i.i.d. with std sqrt(3) * sigma,
+    as in training; the added noise lies wholly in the chroma plane, so the channel mean of the input is still
+    y, and the channel mean of the output is the gray estimate. Deterministic (fixed ``seed``)."""
+    g = np.asarray(gray, np.float32)
+    ab = np.random.default_rng(seed).standard_normal(g.shape + (2,), dtype=np.float32)
+    ab *= np.float32(np.sqrt(3.0) * mad_sigma(g))
+    return g[..., None] + ab @ _CHROMA
+
+
 class CDnCNNB(_Reference):
     name = "cdncnn_b"
     description = ("CDnCNN-B (Zhang et al. 2017), official MatConvNet weights: colour (RGB), blind (sigma 0-55); "
-                   "gray input is replicated to RGB and the output averaged")
+                   "gray input: given as R = G = B plus synthetic chroma noise (gray=decorrelate, see README), "
+                   "output averaged; for gray images dncnn_b is the model trained for them")
     handles_color = True
     user_kinds = ("cdncnn_b",)
+    defaults = {**COMMON, "gray": "decorrelate"}
+
+    def validate(self, params):
+        super().validate(params)
+        if params["gray"] not in GRAY_MODES:
+            raise ParameterError(f"denoiser {self.name!r}: gray={params['gray']!r} is invalid; pass decorrelate "
+                                 f"(default) or replicate")
 
     def denoise(self, noisy, *, noise=None, rng=None):
         x, dtype = self._as_float(noisy)
         if x.ndim == 2:
-            out = self._run("cdncnn_b", np.repeat(x[..., None], 3, axis=2)).mean(axis=2)
+            rgb = gray_as_colour(x) if self.params["gray"] == "decorrelate" else np.repeat(x[..., None], 3, axis=2)
+            out = self._run("cdncnn_b", rgb).mean(axis=2)
         else:
             out = self._run("cdncnn_b", x)
         return out.astype(dtype, copy=False)
