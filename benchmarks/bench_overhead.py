@@ -14,8 +14,8 @@ Grids (each run as a whole command in a fresh process, fresh run directory, ``--
   the centre of each embedded image), a quarter of the pixels per cell;
 - ``grid960``: the same 120 settings on the embedded dataset (8 images, 256x256): 960 denoiser cells.
 
-The plain loop (``--plain GRID``, run by this script in a fresh process) is what one would write by hand with the
-same registry objects: load the plugins, list the images and noise specs, draw each noisy image from the same seed
+The plain loop (``--plain GRID``, run by this script in a fresh process, with the workers' intra-op thread count)
+is what one would write by hand with the same registry objects: load the plugins, list the images and noise specs, draw each noisy image from the same seed
 (:func:`denoisebench.seeding.cell_seed`), call each denoiser (channel by channel when it does not handle colour),
 clip, call each metric's ``compute``, append a dict per cell to a list and write it as CSV. It checks nothing,
 isolates nothing and stores nothing else; its values equal the harness's (``--check`` compares them).
@@ -176,6 +176,11 @@ def once(kind: str, grid: str, tree: Path, jobs: int, scratch: Path, keep: Path 
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = Path(tempfile.mkdtemp(dir=scratch, prefix="run-"))
     if kind == "plain":
+        # the same intra-op thread count as the harness's workers (DENOISEBENCH_THREADS, default 1): otherwise
+        # torch and BLAS use one thread per core, and on a shared machine spin-wait
+        threads = os.environ.get("DENOISEBENCH_THREADS", "1")
+        env.update({v: threads for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                         "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")})
         argv = [sys.executable, str(HERE), "--plain", grid, "--scratch", str(scratch), "--csv", str(out / "cells.csv")]
     else:
         argv = [sys.executable, "-m", "denoisebench", "run", *grid_args(grid, scratch), "--quiet", "--no-figures",
