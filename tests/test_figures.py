@@ -139,3 +139,168 @@ def test_same_colour_in_every_figure_labelled_axes_legend_outside(run_dir, monke
         assert len(legends) == 1, name
         right = max(ax.get_window_extent().x1 for ax in fig.axes)
         assert legends[0].get_window_extent().x0 >= right, name  # outside the data, right of every axes
+
+
+def _visual_figure(run_dir, monkeypatch):
+    """The visual grid's layout and figure as drawn (the PNG and PDF written as usual)."""
+    got = {}
+    real_layout, real_save = figures._grid_layout, figures._save_grid
+
+    def layout(*args, **kwargs):
+        got["layout"] = real_layout(*args, **kwargs)
+        return got["layout"]
+
+    def save(fig, natives, lay, path):
+        got["fig"], got["natives"] = fig, list(natives)
+        got["texts"] = [t.get_text() for t in fig.axes[0].texts]
+        real_save(fig, natives, lay, path)
+
+    monkeypatch.setattr(figures, "_grid_layout", layout)
+    monkeypatch.setattr(figures, "_save_grid", save)
+    report = _report(run_dir)
+    figures.visual_grid(report, run_dir / "figures" / "visual.png")
+    return report, got
+
+
+def test_visual_grid_one_axes_every_label_and_native_tiles(run_dir, monkeypatch):
+    from denoisebench.reporting.regenerate import cached_panels
+
+    report, got = _visual_figure(run_dir, monkeypatch)
+    assert len(got["fig"].axes) == 1  # one axes for the whole grid, not one per tile and inset
+    panels = cached_panels(run_dir)
+    texts = got["texts"]
+    for panel in panels:
+        assert f"{panel.image_id} ({panel.dataset}) — {panel.setting}" in texts
+        for name, value in panel.psnr.items():
+            assert f"PSNR {value:.2f} dB" in texts, name
+    assert texts.count("clean") == texts.count("reference") == len(panels)
+    for name in ["noisy", *DENOISERS]:
+        assert texts.count(name) == len(panels)
+    # the PDF's images: each tile at the image's own resolution and each inset at its crop's
+    shapes = sorted(im.get_array().shape[:2] for im in got["natives"])
+    expected = []
+    for panel in panels:
+        y0, x0, s = figures.zoom_box(panel.clean)
+        expected += [panel.clean.shape[:2], (s, s)] * (1 + len(panel.images))
+    assert shapes == sorted(expected)
+    pdf = (run_dir / "figures" / "visual.pdf").read_bytes()
+    assert pdf.count(b"/Subtype /Image") == len(expected)
+
+
+def test_visual_png_pixels_are_the_images_frames_and_insets(run_dir, monkeypatch):
+    """The written PNG against independent references: PIL's nearest-neighbour resize of each cached image
+    through matplotlib's grey colormap inside each tile (outside its frame, zoom box and inset) and inside each
+    inset, the denoiser's style colour on its frame. Rows / columns whose source pixel is an exact tie between
+    two (nearest neighbour may pick either) are left out."""
+    import matplotlib
+    import numpy as np
+    from matplotlib.colors import to_rgb
+    from PIL import Image
+
+    def ties(n_out, n_src):
+        return [i for i in range(n_out) if abs(((i + 0.5) * n_src / n_out) % 1) < 1e-9]
+
+    def same_but_ties(got, ref, keep, src_shape):
+        keep[ties(keep.shape[0], src_shape[0]), :] = False
+        keep[:, ties(keep.shape[1], src_shape[1])] = False
+        return keep.sum() > 0.5 * keep.size and np.array_equal(got[keep], ref[keep])
+
+    report, got = _visual_figure(run_dir, monkeypatch)
+    with Image.open(run_dir / "figures" / "visual.png") as im:
+        assert im.mode == "RGB" and round(im.info["dpi"][0]) == 300
+        assert im.size == tuple(got["layout"]["size"])
+        png = np.asarray(im)
+    gray = matplotlib.colormaps["gray"]
+    look = figures.styles(report)
+    m = int(1.8 * 300 / 72) + 2  # clear of any frame or box line
+    checked = 0
+    for name, img, box, inset, zoom, edge, _lw in got["layout"]["tiles"]:
+        if img is None:
+            continue
+        x0, y0, x1, y1 = box
+        ix0, iy0, ix1, iy1 = inset
+        zy, zx, s = zoom
+        shown = gray(np.clip(img, 0, 1), bytes=True)[..., :3]
+        ref = np.asarray(Image.fromarray(shown).resize((x1 - x0, y1 - y0), Image.NEAREST))
+        keep = np.zeros((y1 - y0, x1 - x0), bool)
+        keep[m:-m, m:-m] = True
+        keep[iy0 - y0 - m:, ix0 - x0 - m:] = False  # the inset
+        sx, sy = (x1 - x0) / img.shape[1], (y1 - y0) / img.shape[0]
+        keep[max(0, round(zy * sy) - m):round((zy + s) * sy) + m, max(0, round(zx * sx) - m):round((zx + s) * sx) + m] = False
+        assert same_but_ties(png[y0:y1, x0:x1], ref, keep, img.shape), name
+        crop = np.asarray(Image.fromarray(shown[zy:zy + s, zx:zx + s]).resize((ix1 - ix0, iy1 - iy0), Image.NEAREST))
+        keep = np.zeros((iy1 - iy0, ix1 - ix0), bool)
+        keep[m:-m, m:-m] = True
+        assert same_but_ties(png[iy0:iy1, ix0:ix1], crop, keep, (s, s)), name
+        if name != "clean":  # the frame's middle (left edge, half way down) in the denoiser's colour
+            colour = np.round(np.array(to_rgb(look[name]["color"])) * 255)
+            assert np.abs(png[(y0 + y1) // 2, x0].astype(int) - colour).max() <= 1, name
+            assert edge == look[name]["color"]
+        checked += 1
+    assert checked == len(got["layout"]["tiles"]) == 4 * (2 + len(DENOISERS))
+
+
+def test_png_writer_round_trips_through_pil(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    rgb[10:20] = rgb[9]  # repeated rows: the Up filter's zeros
+    path = tmp_path / "x.png"
+    path.write_bytes(figures._png_bytes(figures._png_filtered(rgb), 53, 37))
+    with Image.open(path) as im:
+        im.load()
+        assert im.mode == "RGB" and round(im.info["dpi"][0]) == figures.DPI
+        assert np.array_equal(np.asarray(im), rgb)
+
+
+def test_frame_pieces_cover_the_frame_minus_the_hole():
+    """The frame's rectangles against a brute-force raster of the same region on a fine grid."""
+    import numpy as np
+
+    box, lw, hole = (10, 20, 60, 50), 4, (35, 35, 60, 50)
+    pieces = figures._frame(box, lw, hole)
+    xs, ys = np.meshgrid(np.arange(0, 80, 0.25) + 0.125, np.arange(0, 80, 0.25) + 0.125)
+    inside = lambda r: (xs > r[0]) & (xs < r[2]) & (ys > r[1]) & (ys < r[3])  # noqa: E731
+    outer, inner = inside((8, 18, 62, 52)), inside((12, 22, 58, 48))
+    want = outer & ~inner & ~inside(hole)
+    count = sum(inside(p).astype(int) for p in pieces)
+    assert np.array_equal(count > 0, want) and count.max() == 1  # covered once, nothing else
+    assert figures._minus((0, 0, 5, 5), (6, 6, 9, 9)) == [(0, 0, 5, 5)]
+
+
+def test_visual_grid_tile_without_image_and_long_labels(tmp_path):
+    """A tile whose denoiser has no image (a replay error) shows "n/a", its frame and the error on at most two
+    lines that fit the tile; a long method label gets a smaller title; a non-square image gets a square inset
+    centred in the lower-right quarter, as matplotlib's equal-aspect inset axes put it."""
+    import numpy as np
+    from PIL import Image
+
+    from denoisebench.reporting.regenerate import Panel
+
+    clean = np.random.default_rng(0).random((64, 96)).astype(np.float32)
+    long_name = "median[size=5,mode=reflect]"
+    error = "ValueError: the filter refused this input because of many reasons that go on and on and on"
+    panel = Panel("synthetic", "img0", "gaussian 25", clean, images={"noisy": clean * 0.9, "mean": clean ** 2},
+                  psnr={"noisy": 20.0, "mean": 25.5}, errors={long_name: error})
+    look = {"noisy": {"color": figures.NOISY_COLOUR}, "mean": {"color": figures.PALETTE[0]},
+            long_name: {"color": figures.PALETTE[1]}}
+    layout = figures._grid_layout([panel], ["mean", long_name], look, 7)
+    texts = {t[2]: t[3] for t in layout["texts"]}
+    assert "n/a" in texts and "PSNR 25.50 dB" in texts and "reference" in texts
+    label = next(t for t in texts if t.startswith("ValueError"))
+    assert label.count("\n") == 1 and label.endswith("…") and label.replace("\n", " ").rstrip("…") in error
+    assert texts[long_name]["fontsize"] < texts["mean"]["fontsize"] == 7.5
+    na = next(t for t in layout["tiles"] if t[0] == long_name)
+    assert na[1] is None and na[3] is None and na[5] == figures.PALETTE[1]
+    _, _, (x0, y0, x1, y1), (ix0, iy0, ix1, iy1), _, _, _ = layout["tiles"][0]
+    assert (x1 - x0, y1 - y0) == (465, 310) and ix1 - ix0 == iy1 - iy0 == 155 and iy1 == y1
+    assert abs((ix0 - (x1 - 232)) - (x1 - ix1)) <= 1  # centred in the quarter's width
+    path = tmp_path / "figures" / "visual.png"
+    figures._save_grid(*figures._grid_figure(layout), layout, path)
+    with Image.open(path) as im:
+        png = np.asarray(im)
+    x0, y0, x1, y1 = na[2]
+    assert (png[y0 + 20:y0 + 60, x0 + 20:x0 + 60] == 255).all()  # an empty tile, framed
+    assert path.with_suffix(".pdf").read_bytes().count(b"/Subtype /Image") == 2 * 3  # 3 tiles + insets

@@ -6,7 +6,10 @@ embedded at their native resolution). One colour, marker, line style and hatch p
 (:func:`styles`: the Okabe–Ito colour-blind-safe palette in the run's denoiser order; the noisy input grey).
 Each figure is made independently; one that fails is reported in the report's failures, never stops the others.
 The visual grid reads its images from the run directory's cache (:func:`denoisebench.reporting.regenerate.
-cached_panel`): a denoiser runs at most once per cell for figures, the first time the figure is drawn.
+cached_panel`): a denoiser runs at most once per cell for figures, the first time the figure is drawn. It is
+laid out explicitly in pixels of its 300-dpi PNG and drawn over one axes: the PNG's images are composited with
+numpy into one mosaic under the texts and frames, the PDF holds each tile and inset as its own image at the
+image's resolution (so the figure costs about a third of one axes per tile and inset with ``bbox_inches="tight"``).
 """
 
 from __future__ import annotations
@@ -138,71 +141,296 @@ def _visual_panels(report: Report, run_dir: Path, names: list[str], images_per_t
     return panels, levels, "/".join(map(str, counts))
 
 
-def visual_grid(report: Report, path: Path, images_per_type: int | None = None, denoisers: list[str] | None = None,
-                max_columns: int = 7) -> str:
-    """Fig. 9: per image (middle level of each noise type) the clean image, the noisy input and each selected
-    denoiser's output, wrapped into rows of at most ``max_columns`` tiles; PSNR under each tile; a zoomed inset."""
-    plt = _plt()
-    names = figure_denoisers(report, denoisers)
-    panels, levels, per_type = _visual_panels(report, path.parent.parent, names, images_per_type)
-    look = styles(report)
+#: visual-grid layout, inches: tile width, gap between tiles, tile title band, PSNR label band, panel heading
+#: band, outer margin
+TILE_W, TILE_GAP, TILE_HEAD, TILE_FOOT, PANEL_PAD, MARGIN = 1.55, 0.05, 0.2, 0.2, 0.28, 0.1
+#: zlib level of the visual grid's PNG (lossless; 2: about a third of level 6's time, 7 % more bytes)
+PNG_LEVEL = 2
+ZOOM_COLOUR = "yellow"
+
+
+def _pt(points: float) -> float:
+    """Points as pixels of the 300-dpi grid."""
+    return points * DPI / 72
+
+
+def _to_u8(img: np.ndarray) -> np.ndarray:
+    """An image in [0, 1] as the bytes matplotlib's ``imshow`` shows for it: grey through the ``gray`` colormap
+    with vmin 0, vmax 1 (its 256-entry table, as bytes), RGB as floor(255 v)."""
+    a = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+    if a.ndim == 2:
+        import matplotlib
+
+        return matplotlib.colormaps["gray"](a, bytes=True)[..., 0]
+    return (a[..., :3] * 255).astype(np.uint8)
+
+
+def _nearest(n_out: int, n_src: int) -> np.ndarray:
+    """Source index of each of ``n_out`` output pixels showing ``n_src`` source pixels (nearest neighbour)."""
+    return np.minimum(((np.arange(n_out) + 0.5) * (n_src / n_out)).astype(np.intp), n_src - 1)
+
+
+def _minus(rect, hole) -> list[tuple]:
+    """The axis-aligned rectangle ``rect`` (x0, y0, x1, y1) without ``hole``, as up to four rectangles."""
+    x0, y0, x1, y1 = rect
+    hx0, hy0, hx1, hy1 = hole
+    if hx0 >= x1 or hx1 <= x0 or hy0 >= y1 or hy1 <= y0:
+        return [rect]
+    out = []
+    if hy0 > y0:
+        out.append((x0, y0, x1, hy0))
+    if hy1 < y1:
+        out.append((x0, hy1, x1, y1))
+    my0, my1 = max(y0, hy0), min(y1, hy1)
+    if hx0 > x0:
+        out.append((x0, my0, hx0, my1))
+    if hx1 < x1:
+        out.append((hx1, my0, x1, my1))
+    return out
+
+
+def _frame(box, lw: float, hole=None) -> list[tuple]:
+    """The rectangles a frame of line width ``lw`` (pixels, centred on the edges of ``box``) covers, as a
+    matplotlib spine draws it, except where ``hole`` (the inset's image, drawn above the frame) hides it."""
+    x0, y0, x1, y1 = box
+    h = lw / 2
+    bars = [(x0 - h, y0 - h, x1 + h, y0 + h), (x0 - h, y1 - h, x1 + h, y1 + h),
+            (x0 - h, y0 + h, x0 + h, y1 - h), (x1 - h, y0 + h, x1 + h, y1 - h)]
+    return [piece for bar in bars for piece in (_minus(bar, hole) if hole else [bar])]
+
+
+def _rects_path(rects):
+    """One compound path of rectangles (x0, y0, x1, y1): filled as one shape (no seams where pieces meet)."""
+    from matplotlib.path import Path as MPath
+
+    verts, codes = [], []
+    for x0, y0, x1, y1 in rects:
+        verts += [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+        codes += [MPath.MOVETO, MPath.LINETO, MPath.LINETO, MPath.LINETO, MPath.CLOSEPOLY]
+    return MPath(verts, codes)
+
+
+def _grid_layout(panels, names: list[str], look: dict, max_columns: int) -> dict:
+    """Where everything of the visual grid goes, in pixels of the 300-dpi PNG (origin top left, y down), every
+    image box on whole pixels: ``size`` (W, H), ``texts`` (x, y, text, keyword arguments), ``tiles`` (name,
+    image, box, inset box or None, zoom crop (y0, x0, s) or None, frame colour, frame width in points)."""
     tiles_n = 2 + len(names)  # clean, noisy, denoisers
     rows_per = math.ceil(tiles_n / max_columns)
     ncol = math.ceil(tiles_n / rows_per)
-    tile_w, gap, head, foot, pad, left = 1.55, 0.05, 0.2, 0.2, 0.28, 0.05
-    aspects = [p.clean.shape[0] / p.clean.shape[1] for p in panels]
-    heights = [head + tile_w * a + foot for a in aspects]
-    total_h = sum(pad + rows_per * h for h in heights)
-    total_w = left + ncol * (tile_w + gap)
-    fig = plt.figure(figsize=(total_w, total_h))
-    mismatch, mags = 0, set()
-    y = total_h
-    for panel, row_h in zip(panels, heights):
-        y -= pad
-        fig.text(left / total_w, (y + 0.04) / total_h, f"{panel.image_id} ({panel.dataset}) — {panel.setting}",
-                 fontsize=8, fontweight="bold", va="bottom")
-        tiles = [("clean", panel.clean, "reference")] + [
+    tw, gap, head, foot, pad, margin = (round(v * DPI) for v in (TILE_W, TILE_GAP, TILE_HEAD, TILE_FOOT,
+                                                                  PANEL_PAD, MARGIN))
+    width = 2 * margin + ncol * tw + (ncol - 1) * gap
+    texts, tiles, mags = [], [], set()
+    mismatch = 0
+    y = margin - round(0.13 * DPI)  # the heading band's empty top is margin enough
+    for panel in panels:
+        h, w = panel.clean.shape[:2]
+        th = round(tw * h / w)
+        y += pad
+        texts.append((margin, y - 0.04 * DPI, f"{panel.image_id} ({panel.dataset}) — {panel.setting}",
+                      {"fontsize": 8, "fontweight": "bold", "va": "bottom", "ha": "left"}))
+        entries = [("clean", panel.clean, "reference")] + [
             (n, panel.images.get(n),
-             f"PSNR {panel.psnr[n]:.2f} dB" if n in panel.psnr else panel.errors.get(n, "no ok cell here")[:40])
+             f"PSNR {panel.psnr[n]:.2f} dB" if n in panel.psnr else panel.errors.get(n, "no ok cell here"))
             for n in [NOISY, *names]]
-        y0, x0, s = zoom_box(panel.clean)
-        for k, (name, img, label) in enumerate(tiles):
+        zy, zx, s = zoom_box(panel.clean)
+        for k, (name, img, label) in enumerate(entries):
             r, c = divmod(k, ncol)
-            bottom = y - (r + 1) * row_h + foot
-            ax = fig.add_axes([(left + c * (tile_w + gap)) / total_w, bottom / total_h,
-                               tile_w / total_w, (row_h - head - foot) / total_h])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(name, fontsize=7.5, pad=2)
+            x0 = margin + c * (tw + gap)
+            y0 = y + r * (head + th + foot) + head
+            box = (x0, y0, x0 + tw, y0 + th)
             edge = "black" if name == "clean" else look.get(name, {}).get("color", "black")
-            for spine in ax.spines.values():
-                spine.set_edgecolor(edge)
-                spine.set_linewidth(0.6 if name == "clean" else 1.8)
+            title_size = min(7.5, TILE_W * 72 / (0.6 * max(1, len(name))))  # a long method label shrinks to fit
+            texts.append((x0 + tw / 2, y0 - _pt(2), name, {"fontsize": title_size, "va": "baseline",
+                                                          "ha": "center"}))
             if img is None:
-                ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=8)
-                ax.set_xlabel(label, fontsize=6)
+                texts.append((x0 + tw / 2, y0 + th / 2, "n/a", {"fontsize": 8, "va": "center", "ha": "center"}))
+                texts.append((x0 + tw / 2, y0 + th + _pt(2), _wrap(label, 6), {"fontsize": 6, "va": "top",
+                                                                              "ha": "center"}))
+                tiles.append((name, None, box, None, None, edge, 0.6 if name == "clean" else 1.8))
                 continue
-            kw = {"cmap": "gray", "vmin": 0, "vmax": 1} if img.ndim == 2 else {}
-            ax.imshow(np.clip(img, 0, 1), interpolation="nearest", **kw)
-            ax.set_xlabel(label, fontsize=7, labelpad=2)
-            ins = ax.inset_axes([1 - INSET, 0, INSET, INSET])
-            ins.imshow(np.clip(img[y0:y0 + s, x0:x0 + s], 0, 1), interpolation="nearest", **kw)
-            ins.set_xticks([])
-            ins.set_yticks([])
-            for spine in ins.spines.values():
-                spine.set_edgecolor("yellow")
-                spine.set_linewidth(1.0)
-            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), s, s, fill=False, edgecolor="yellow", linewidth=0.9))
+            texts.append((x0 + tw / 2, y0 + th + _pt(2), label, {"fontsize": 7, "va": "top", "ha": "center"}))
+            side = round(INSET * min(tw, th))  # the inset axes' box, shrunk to a square (equal aspect), centred
+            bw, bh = round(INSET * tw), round(INSET * th)
+            ix0, iy0 = x0 + tw - bw + (bw - side) // 2, y0 + th - bh + (bh - side) // 2
+            tiles.append((name, img, box, (ix0, iy0, ix0 + side, iy0 + side), (zy, zx, s), edge,
+                          0.6 if name == "clean" else 1.8))
             mags.add(round(INSET * min(img.shape[:2]) / s, 1))
             stored = panel.stored_psnr.get(name)
             if name in panel.psnr and stored is not None and abs(stored - panel.psnr[name]) > 1e-3:
                 mismatch += 1
-        y -= rows_per * row_h
-    _save(fig, path)
+        y += rows_per * (head + th + foot)
+    return {"size": (width, y + margin - round(0.07 * DPI)), "texts": texts, "tiles": tiles, "mags": mags,
+            "mismatch": mismatch}
+
+
+def _wrap(text: str, fontsize: float, lines: int = 2) -> str:
+    """``text`` on at most ``lines`` lines that fit a tile at ``fontsize`` (cut with "…" when longer)."""
+    import textwrap
+
+    per_line = max(8, int(TILE_W * 72 / (0.55 * fontsize)))
+    wrapped = textwrap.wrap(text, per_line, break_long_words=True) or [""]
+    if len(wrapped) > lines:
+        wrapped = wrapped[:lines]
+        wrapped[-1] = wrapped[-1][:per_line - 1] + "…"
+    return "\n".join(wrapped)
+
+
+def _grid_mosaic(layout: dict, out: np.ndarray | None = None) -> np.ndarray:
+    """Every tile and inset of the visual grid composited into one RGB array of the PNG's pixels (white
+    elsewhere; into ``out`` when given), each image scaled to its box by nearest neighbour, as matplotlib's
+    ``interpolation="nearest"`` shows it."""
+    width, height = layout["size"]
+    if out is None:
+        out = np.empty((height, width, 3), np.uint8)
+    out[...] = 255
+    for _name, img, box, inset, zoom, _edge, _lw in layout["tiles"]:
+        if img is None:
+            continue
+        u8 = _to_u8(img)
+        u8 = u8[..., None] if u8.ndim == 2 else u8
+        x0, y0, x1, y1 = box
+        out[y0:y1, x0:x1] = u8[_nearest(y1 - y0, u8.shape[0])[:, None], _nearest(x1 - x0, u8.shape[1])]
+        zy, zx, s = zoom
+        crop = u8[zy:zy + s, zx:zx + s]
+        ix0, iy0, ix1, iy1 = inset
+        out[iy0:iy1, ix0:ix1] = crop[_nearest(iy1 - iy0, crop.shape[0])[:, None], _nearest(ix1 - ix0, crop.shape[1])]
+    return out
+
+
+def _grid_figure(layout: dict):
+    """The visual grid as one matplotlib figure over a single axes in PNG pixel units: the texts, the frames
+    (one filled compound path per colour), the yellow zoom boxes and inset frames, and one image per tile and
+    inset at its native resolution (for the PDF; the PNG composites :func:`_grid_mosaic` under the rest)."""
+    plt = _plt()
+    from matplotlib.patches import PathPatch
+
+    width, height = layout["size"]
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    natives, frames, zooms, insets = [], {}, [], []
+    for _name, img, box, inset, zoom, edge, lw in layout["tiles"]:
+        x0, y0, x1, y1 = box
+        frames.setdefault(edge, []).extend(_frame(box, _pt(lw), inset))
+        if img is None:
+            continue
+        kw = {"cmap": "gray", "vmin": 0, "vmax": 1} if img.ndim == 2 else {}
+        clipped = np.clip(img, 0, 1)
+        zy, zx, s = zoom
+        ix0, iy0, ix1, iy1 = inset
+        natives.append(ax.imshow(clipped, extent=(x0, x1, y1, y0), interpolation="none", zorder=0, **kw))
+        natives.append(ax.imshow(clipped[zy:zy + s, zx:zx + s], extent=(ix0, ix1, iy1, iy0),
+                                 interpolation="none", zorder=3, **kw))
+        sx, sy = (x1 - x0) / img.shape[1], (y1 - y0) / img.shape[0]
+        zooms.append((x0 + zx * sx, y0 + zy * sy, x0 + (zx + s) * sx, y0 + (zy + s) * sy))
+        insets.append(inset)
+    for edge, rects in frames.items():
+        ax.add_patch(PathPatch(_rects_path(rects), facecolor=edge, edgecolor="none", linewidth=0, zorder=2))
+    for rects, lw, z in ((zooms, 0.9, 1), (insets, 1.0, 4)):
+        if rects:
+            ax.add_patch(PathPatch(_rects_path(rects), facecolor="none", edgecolor=ZOOM_COLOUR, linewidth=lw,
+                                   zorder=z))
+    for x, y, text, kw in layout["texts"]:
+        ax.text(x, y, text, zorder=5, **kw)
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    return fig, natives
+
+
+def _grid_png(fig, natives, layout: dict) -> np.ndarray:
+    """The PNG's pixels (RGB): :func:`_grid_mosaic` written straight into the Agg renderer's buffer, then the
+    figure without its images (texts, frames, boxes) drawn once over it -- resampling the 300-dpi mosaic
+    through ``imshow`` would cost more than the rest of the figure together."""
+    for im in natives:
+        im.set_visible(False)
+    fig.patch.set_visible(False)
+    renderer = fig.canvas.get_renderer()
+    buf = np.asarray(renderer.buffer_rgba())
+    if buf.shape[:2] != layout["size"][::-1]:
+        raise RuntimeError(f"Agg buffer {buf.shape[1]}x{buf.shape[0]} is not the layout's {layout['size']}")
+    buf[..., 3] = 255
+    _grid_mosaic(layout, out=buf[..., :3])
+    fig.draw(renderer)
+    fig.patch.set_visible(True)
+    for im in natives:
+        im.set_visible(True)
+    return buf[..., :3]
+
+
+def _png_bytes(raw: bytes | np.ndarray, width: int, height: int, dpi: int = DPI, level: int = PNG_LEVEL) -> bytes:
+    """A PNG file of RGB pixels already PNG-filtered (:func:`_png_filtered`), ``dpi`` in its pHYs chunk, no
+    dates or versions. The zlib stream is made with the GIL released, so it can overlap other work."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ppm = round(dpi / 0.0254)
+    return b"".join((b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+                     chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
+                     chunk(b"IDAT", zlib.compress(memoryview(raw), level)), chunk(b"IEND", b"")))
+
+
+def _png_filtered(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 rows with PNG filter type 2 ("Up": each byte minus the one above it, modulo 256) in front of
+    each row: as small as the adaptive filters on these figures, and one vectorised subtraction."""
+    height, width, _ = rgb.shape
+    rows = rgb.reshape(height, width * 3)
+    raw = np.empty((height, 1 + width * 3), np.uint8)
+    raw[:, 0] = 2
+    raw[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])
+    return raw
+
+
+def _save_grid(fig, natives, layout: dict, path: Path) -> None:
+    """The visual grid as a 300-dpi RGB PNG and a PDF (vector text and frames over the tiles at native
+    resolution), each drawn once: explicit layout, so no ``bbox_inches="tight"`` second draw. The PNG's
+    compression runs in a thread while the PDF is drawn."""
+    import threading
+
+    import matplotlib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = layout["size"]
+    raw = _png_filtered(_grid_png(fig, natives, layout))
+    failed: list[BaseException] = []
+
+    def write_png() -> None:
+        try:
+            path.write_bytes(_png_bytes(raw, width, height))
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=write_png, name="denoisebench-png", daemon=True)
+    thread.start()
+    try:
+        with matplotlib.rc_context({"image.composite_image": False}):  # each tile its own image
+            fig.savefig(path.with_suffix(".pdf"), metadata={"Creator": None, "Producer": None, "CreationDate": None})
+    finally:
+        thread.join()
+        _plt().close(fig)
+    if failed:
+        raise failed[0]
+
+
+def visual_grid(report: Report, path: Path, images_per_type: int | None = None, denoisers: list[str] | None = None,
+                max_columns: int = 7) -> str:
+    """Fig. 9: per image (middle level of each noise type) the clean image, the noisy input and each selected
+    denoiser's output, wrapped into rows of at most ``max_columns`` tiles; PSNR under each tile; a zoomed inset.
+    Laid out explicitly in pixels of the 300-dpi PNG and drawn as one figure over one axes (see
+    :func:`_grid_layout`, :func:`_grid_figure`), not one axes per tile."""
+    names = figure_denoisers(report, denoisers)
+    panels, levels, per_type = _visual_panels(report, path.parent.parent, names, images_per_type)
+    layout = _grid_layout(panels, names, styles(report), max_columns)
+    _save_grid(*_grid_figure(layout), layout, path)
     chosen = "every denoiser of the run" if len(names) == len(figure_denoisers(report, None)) else \
         f"the denoisers chosen with --figure-denoisers ({', '.join(names)})"
+    mismatch = layout["mismatch"]
     note = "" if not mismatch else f"; {mismatch} tile(s) differ from the stored PSNR (non-deterministic denoiser)"
-    mag = "/".join(f"{m:g}" for m in sorted(mags)) or "n/a"
+    mag = "/".join(f"{m:g}" for m in sorted(layout["mags"])) or "n/a"
     return (f"Visual comparison (paper Fig. 9): the clean image, the noisy input and the output of {chosen} "
             f"({len(names)}), for {per_type} image(s) per noise type at its middle level ({', '.join(levels)}), "
             "repetition 0, re-created once from the stored seeds and parameters and cached in figures/cache/; "
