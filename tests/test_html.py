@@ -278,3 +278,31 @@ def test_in_headless_chromium(run_dir, tmp_path):
     finally:
         browser.close()
     print(f"chromium: page loaded, sorted, filtered, zoomed, screenshot {path.name} in {time.monotonic() - t0:.1f} s")
+
+
+def test_figure_preview_sizes(tmp_path):
+    """A figure at least twice FIGURE_MAX_WIDTH wide is embedded as the means of whole blocks (here constant
+    3x3 blocks: exactly the block colours), one narrower by a resize to FIGURE_MAX_WIDTH; the display width
+    is the PNG's width at 100 dpi."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from denoisebench.reporting import html
+
+    rng = np.random.default_rng(5)
+    palette = rng.integers(0, 256, (16, 3), dtype=np.uint8)
+    blocks = palette[rng.integers(0, 16, (60, 1000))]  # 1000 x 60 blocks of 3 x 3 pixels: 3000 x 180
+    big = np.repeat(np.repeat(blocks, 3, axis=0), 3, axis=1)
+    Image.fromarray(big).save(tmp_path / "big.png", dpi=(300, 300))
+    Image.fromarray(big[:, :1500]).save(tmp_path / "mid.png", dpi=(300, 300))
+
+    def decoded(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+
+    uri, width, kind = html._figure_uri(tmp_path / "big.png")
+    assert (kind, width) == ("png", 1000) and np.array_equal(decoded(uri), blocks)
+    uri, width, kind = html._figure_uri(tmp_path / "mid.png")
+    assert width == 500 and decoded(uri).shape == (round(180 * html.FIGURE_MAX_WIDTH / 1500), 1200, 3)
