@@ -52,7 +52,7 @@ def run_options(run_dir: Path, jobs: int) -> list[str]:
     """The run's options: fixed, so running again resumes the same directory (same config identity)."""
     opts = ["run", "--protocol", "kair", *sum((["--dataset", d] for d in DATASETS), []),
             "--denoisers", ",".join(DENOISERS), "--noise", ",".join(f"gaussian:{s}" for s in SIGMAS),
-            "--metrics", "psnr,ssim", "--output", str(run_dir), "--no-figures", "-j", str(jobs)]
+            "--metrics", "psnr,ssim", "--output", str(run_dir), "--no-figures", "--summary-only", "-j", str(jobs)]
     return opts
 
 
@@ -179,7 +179,9 @@ def render(run_dir: Path, means: dict, info: dict) -> list[str]:
     out = [START, "## Side by side: our models and the reference denoisers (BSD68, Set12, Gaussian, `--protocol kair`)",
            "",
            f"One harness run, `{rel}` ({n_img['bsd68']} BSD68 + {n_img['set12']} Set12 images × sigma 15 / 25 / 50, "
-           "one noise draw per image, base seed 0: every model sees the same noisy images). Protocol `kair`: "
+           "one noise draw per image, base seed 0: every model sees the same noisy images; on Set12 one draw's mean "
+           "moves by about 0.015-0.02 dB from draw to draw, which is why docs/reproduction.md averages 5 draws "
+           "there and its Set12 values differ from these in the second decimal). Protocol `kair`: "
            "noise not clipped, outputs clipped and rounded to uint8 before PSNR/SSIM, PSNR with peak 255, no border "
            "crop, mean of per-image values. References from the `denoisebench-reference` plugin (the authors' "
            "official weights), BM3D from the `denoisebench-bm3d` plugin (PyPI `bm3d`, profile `np`, told the true "
@@ -188,20 +190,41 @@ def render(run_dir: Path, means: dict, info: dict) -> list[str]:
            "sources, in `docs/reproduction.md` (DnCNN / FFDNet papers; BM3D as quoted in issue 15), not ours; "
            "\"—\" where no value is quoted there.",
            "", "### Mean PSNR (dB)", "", *table(means, "psnr", "{:.2f}", pub),
-           "", "### Mean SSIM", "", *table(means, "ssim", "{:.4f}", None), "",
+           "", *gap_lines(means), "", "### Mean SSIM", "", *table(means, "ssim", "{:.4f}", None), "",
            "Median seconds per image (2 worker processes on the shared 2-core CPU, beside other jobs; not a "
            "benchmark): " + ", ".join(
                f"{den} {_median_s(means, den):.2f}" for den in DENOISERS if _median_s(means, den) is not None) + ".",
            "",
            f"Cells finished {info['first'][:16]} – {info['last'][:16]} UTC"
            + (f"; cells of older neural weights in the store, not used here: {', '.join(info['ignored'])}"
-              if info["ignored"] else "") + ". Regenerate (after new cnn / hybrid weights only their cells run; "
-           "the reference and BM3D cells are resumed from the store):",
+              if info["ignored"] else "") + ". Regenerate with the command below: after new cnn / hybrid weights only "
+           "their 2 × 240 cells run (checked by planning this run with a changed weights digest: 480 of 1680 cells "
+           "pending), the reference and BM3D cells are kept from the store, same seeds, so no second run is needed:",
            "", "```",
            "DENOISEBENCH_DATA=/work/shared/datasets DENOISEBENCH_WEIGHTS=/work/shared/weights \\",
            "    .venv/bin/python plugins/denoisebench-neural/scripts/side_by_side.py",
            "```", "", END]
     return out
+
+
+def gap_lines(means: dict) -> list[str]:
+    """PSNR of our better model minus the best reference and minus BM3D, per column (complete columns only)."""
+    def val(den, d, s):
+        m = means[(den, d, s)]
+        return m["psnr"] if m["n"] == m["expected"] and m["n"] else None
+
+    parts = {"the best reference": [], "BM3D": []}
+    for d in DATASETS:
+        for s in SIGMAS:
+            ours = [v for v in (val(o, d, s) for o in OURS) if v is not None]
+            refs = [v for v in (val(r, d, s) for r in REFERENCES) if v is not None]
+            bm3d = val("bm3d", d, s)
+            label = f"{SET_TITLES[d]} {s}"
+            if ours and refs:
+                parts["the best reference"].append(f"{label} {max(ours) - max(refs):+.2f}")
+            if ours and bm3d is not None:
+                parts["BM3D"].append(f"{label} {max(ours) - bm3d:+.2f}")
+    return [f"Our better model minus {what} (PSNR, dB): {', '.join(v)}." for what, v in parts.items() if v]
 
 
 def _median_s(means: dict, den: str) -> float | None:
