@@ -120,3 +120,23 @@ def test_a_complete_run_says_nothing_about_a_restriction(tmp_path):
         report = build_report(store)
     line = next(x for x in report.summary if x.startswith("gaussian PSNR:"))
     assert "completed" not in line and "not ranked" not in line
+
+
+def test_pairwise_and_table2_pool_each_image_over_the_settings_both_completed(run_dir):
+    cells, report, *_ = _stored(run_dir)
+    pw = next(t for t in report.tables if t.data is not None and "reference" in t.data.columns)
+    ref = pw.data["reference"].iloc[0]
+    assert ref != "picky"
+    row = pw.data[(pw.data["setting"] == "all settings") & (pw.data["denoiser"] == "picky")].iloc[0]
+    per_image, _ = _common_means(cells, ["picky", ref])
+    diff = per_image["picky"] - per_image[ref]
+    assert row["n_images"] == 4 and row["mean_diff"] == pytest.approx(diff.mean(), abs=1e-9)
+    assert row["p"] == pytest.approx(ss.ttest_rel(per_image["picky"], per_image[ref]).pvalue, rel=1e-9)
+
+    with Store(run_dir) as store:
+        chosen = build_report(store, chosen="picky")
+    t2 = next(t for t in chosen.tables if t.key == "table2")
+    first = t2.data[(t2.data.iloc[:, 0] == "all")].iloc[0]
+    per_image, means = _common_means(cells, ["picky", "noisy"])
+    assert means["noisy"] == pytest.approx(first["before"], abs=1e-9)
+    assert means["picky"] == pytest.approx(first["after"], abs=1e-9)

@@ -40,7 +40,7 @@ def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1",
         return None
     ok = ok_cells(cells)
     names = denoiser_order(ok, plan)
-    wide = paired_wide(cells, test_metric, IMAGE_KEYS) if has_metric(cells, test_metric) else pd.DataFrame()
+    tested = has_metric(cells, test_metric)
     rows, raw, best, means = [], [], set(), {}
     for i, name in enumerate(names):
         sub = ok[ok["denoiser"] == name]
@@ -49,6 +49,9 @@ def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1",
             means[(i, m)] = sub[m].mean() if sub[m].notna().any() else math.nan
             row.append(fmt(means[(i, m)], "{:.4f}"))
         t = f = stats.na("n/a: the noisy input itself")
+        # each image averaged over the settings both the denoiser and the noisy input have (an unavailable
+        # setting is not compared on the others' easier or harder ones)
+        wide = paired_wide(cells, test_metric, IMAGE_KEYS, among=[name, NOISY]) if tested else pd.DataFrame()
         if name != NOISY and NOISY in wide.columns and name in wide.columns:
             t = stats.paired_t(wide[name], wide[NOISY])
             f = stats.oneway_anova([wide[name].dropna(), wide[NOISY].dropna()])
@@ -96,7 +99,7 @@ def table2(cells: pd.DataFrame, plan: dict, meta: dict, chosen: str, why: str) -
         for m in metrics:
             if not has_metric(sub, m):
                 continue
-            wide = paired_wide(sub, m, IMAGE_KEYS)
+            wide = paired_wide(sub, m, IMAGE_KEYS, among=[NOISY, chosen])
             if NOISY not in wide.columns or chosen not in wide.columns:
                 continue
             spec, label = metricmeta.value_format(meta, m), metricmeta.label(meta, m)
@@ -138,8 +141,8 @@ def pairwise(cells: pd.DataFrame, plan: dict, meta: dict, ref: str, why: str, me
     groups = [(s, cells[cells["setting"] == s]) for s in setting_order(cells, plan)] + [("all settings", cells)]
     recs = []
     for group, sub in groups:
-        wide = paired_wide(sub, metric, IMAGE_KEYS)
         for name in names:
+            wide = paired_wide(sub, metric, IMAGE_KEYS, among=[name, ref])  # on the images both completed
             if ref not in wide.columns or name not in wide.columns:
                 continue
             t = stats.paired_t(wide[name], wide[ref])
