@@ -142,6 +142,14 @@ def render_html(report: Report, run_dir: str | Path | None = None) -> str:
     """The report as one HTML document (str). ``run_dir``: where the figures and the visual-cell cache are read
     from (figures and the viewer are left out without it)."""
     run_dir = Path(run_dir) if run_dir is not None else None
+    # the figure previews (PNG decode, downscale, palette: Pillow releases the GIL there) are made in a thread
+    # while the tables and the image viewer's data are rendered here
+    from concurrent.futures import ThreadPoolExecutor
+
+    executor = ThreadPoolExecutor(1, thread_name_prefix="denoisebench-html")
+    previews = [executor.submit(_figure_uri, run_dir / fig.path) if run_dir is not None else None
+                for fig in report.figures]
+    executor.shutdown(wait=False)
     sections, toc = [], []
     summary = getattr(report, "summary", None)
     if summary:
@@ -161,9 +169,10 @@ def render_html(report: Report, run_dir: str | Path | None = None) -> str:
                         'id="filter-all" placeholder="filter every table" aria-label="filter every table"></div>'
                         + "".join(_table(t) for t in report.tables) + "</section>")
         toc.append(("tables", f"Tables ({len(report.tables)})"))
+    panels, pool = _viewer_data(report, run_dir)
     figs = []
-    for fig in report.figures:
-        got = _figure_uri(run_dir / fig.path) if run_dir is not None else None
+    for fig, preview in zip(report.figures, previews):
+        got = preview.result() if preview is not None else None
         if got is None:
             continue
         uri, width, kind = got
@@ -177,7 +186,6 @@ def render_html(report: Report, run_dir: str | Path | None = None) -> str:
     if figs:
         sections.append('<section id="figures"><h2>Figures</h2>' + "".join(figs) + "</section>")
         toc.append(("figures", "Figures"))
-    panels, pool = _viewer_data(report, run_dir)
     if panels:
         sections.append(_VIEWER)
         toc.append(("viewer", "Image viewer"))
