@@ -111,6 +111,18 @@ def _from_cache(arr: np.ndarray) -> np.ndarray:
     return (arr.astype(np.float32) / np.float32(_SCALE)).astype(np.float32)
 
 
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` at zlib level 1 (an ``.npz`` that ``np.load`` reads as usual): numpy's level 6
+    takes 1.5x as long on these noisy images (0.14 s of a first report's 0.45 s visual-grid set-up on the
+    96-cell embedded grid) for 2-3 % fewer bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+
+
 def cached_panel(run_dir, cells, config: dict, plan: dict, rows) -> Panel:
     """:func:`regenerate`, through the run directory's cache: cells whose image is cached (same cell key, same
     ``finished_at``) are read from it; only the others are replayed (once), then cached. A second call with
@@ -148,7 +160,7 @@ def cached_panel(run_dir, cells, config: dict, plan: dict, rows) -> Panel:
                                           "finished_at": row.finished_at, "psnr": fresh.psnr.get(row.denoiser)}
         cache.mkdir(parents=True, exist_ok=True)
         tmp = cache / f"{pid}.tmp.npz"
-        np.savez_compressed(tmp, **arrays)
+        _save_npz(tmp, arrays)
         tmp.replace(file)
         (cache / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     panel = Panel(str(first["dataset"]), str(first["image_id"]), str(first["setting"]),
