@@ -62,7 +62,7 @@ def report(cells, args) -> None:
         print("| setting | " + " | ".join(dens) + " | best classical | best neural |")
         print("|---|" + "---:|" * (len(dens) + 2))
         table = ok.groupby(["noise", "denoiser"])[metric].mean().unstack()
-        neural = [d for d in (args.a, args.b) if d in table]
+        neural = [d for d in table.columns if d in (args.a, args.b) or d.startswith(("cnn", "hybrid"))]
         classical = [d for d in table.columns if d not in neural and d != "noisy"]
         for noise in order:
             row = table.loc[noise]
