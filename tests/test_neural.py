@@ -366,7 +366,7 @@ def tiny_unet(kind: str, seed: int = 0, cell: str = "lstm", **kw):
 @pytest.mark.parametrize("shape", [(37, 53), (64, 64), (5, 9), (1, 3), (321, 481)])
 def test_unet_shapes_any_size(kind, shape):
     model = tiny_unet(kind)
-    assert model.multiple == 8
+    assert model.multiple == model.tile_grid == 8
     x = torch.rand(2, 1, *shape)
     with torch.no_grad():
         y = model(x)
@@ -415,6 +415,7 @@ def test_round3_configs_still_build_the_flat_network():
     assert old.arch == "flat" and old.impulse_detect == "value"
     model = build(old)
     assert model.multiple == 4 and param_count(model) == 262068  # the round-3 shipped hybrid
+    assert model.tile_grid == 1  # its tiles are cut as when its results were recorded
     with pytest.raises(ValueError, match="flat|unet"):
         build(ModelConfig(arch="resnet"))
 

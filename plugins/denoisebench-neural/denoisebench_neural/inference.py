@@ -2,9 +2,10 @@
 
 An image that fits in one ``tile`` goes through the network whole (the default tile, 1024 for the round-4 models,
 holds every benchmark image: tiling only bounds memory on very large images).
-A larger image is padded (reflect, at the bottom and right, as the network pads a whole image) to the model's grid
-(``model.multiple``: 8 for the round-4 encoder–decoder, whose stride-2 levels must see the same pixel grid in a
-tile as in a whole pass), tile and overlap are rounded to that grid, and the image is cut into tiles of side
+A larger image is padded (reflect, at the bottom and right, as the network pads a whole image) to the model's tile grid
+(``model.tile_grid``: 8 for the round-4 encoder–decoder, whose stride-2 levels must see the same pixel grid in a
+tile as in a whole pass; 1, i.e. no change, for the round-3 networks), tile and overlap are rounded to that grid,
+and the image is cut into tiles of side
 ``tile`` stepping by ``tile - overlap``; each tile's
 output loses a margin of ``overlap // 4`` on its inner sides (where the network lacks context) and the rest of
 the overlap is cross-faded with linear ramps, then normalised by the summed weights. Tiles of one image go
@@ -61,7 +62,7 @@ def denoise_gray(model, image: np.ndarray, device, *, tile: int = 512, overlap: 
         return np.clip(run_model(model, image[None], device, amp)[0], 0, 1)
     if overlap < 4 or overlap >= tile:
         raise ValueError(f"overlap={overlap} is invalid for tile={tile}; pass 4 <= overlap < tile")
-    mult = int(getattr(model, "multiple", 1))
+    mult = int(getattr(model, "tile_grid", 1))
     tile, overlap = max(mult, tile // mult * mult), -(-overlap // mult) * mult
     if overlap >= tile:
         raise ValueError(f"overlap={overlap} is invalid for tile={tile} on this model's {mult}-px grid; "
