@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     import torch
+    from denoisebench_neural import weights
     from denoisebench_neural.denoisers import CNNDenoiser, HybridDenoiser
     from denoisebench_neural.models import fill_impulses
     from skimage.metrics import structural_similarity
@@ -47,10 +48,10 @@ def main(argv=None) -> int:
         params = {**cls.default_params(), "device": "cpu"}
         if path:
             params["weights"] = path
-        den = cls(**params)
-        if den._load().cfg.arch == "unet":  # whole image (round 3 keeps its own default tiles)
-            den = cls(**{**params, "tile": 4096})
-        dens[label] = den
+        model, _ = weights.load_file(path) if path else weights.load_shipped(kind)
+        if model.cfg.arch == "unet":  # whole image (round 3 keeps its own default tiles)
+            params["tile"] = 4096
+        dens[label] = cls(**params)
     clean = saturated_image()
     rows = []
     for amount in (0.1, 0.3, 0.5):
