@@ -149,6 +149,16 @@ class DaskExecutor:
         split: list[Task] = []  # keeps the split tasks alive (their ids mark them)
         alone: set[int] = set()  # ids of one-cell tasks split off a batch that killed its workers
 
+        def may_submit() -> bool:
+            """A one-cell task split off a batch that killed its workers runs with nothing else on the cluster:
+            dask counts a worker's death against every task assigned to it, so a healthy cell queued beside the
+            culprit would become KilledWorker too (and other tasks would be charged for the culprit's deaths)."""
+            if not batches or len(owner) >= window:
+                return False
+            if any(id(b[0]) in alone for b in owner.values()):
+                return False
+            return not (id(batches[-1][0]) in alone and owner)
+
         def submit() -> None:
             batch = batches.pop()
             fut = client.submit(run_batch, batch, self.disable, pure=False)
@@ -172,7 +182,7 @@ class DaskExecutor:
             return rows
 
         try:
-            while batches and len(owner) < window:
+            while may_submit():
                 submit()
             for fut in pending:
                 batch = owner.pop(fut.key)
@@ -188,7 +198,7 @@ class DaskExecutor:
                 yield from results
                 if time.monotonic() - checked > 5 and not self.window:  # adaptive clusters grow and shrink
                     window, checked = self._window(client), time.monotonic()
-                while batches and len(owner) < window:
+                while may_submit():
                     submit()
         finally:
             for fut in list(pending.futures):
