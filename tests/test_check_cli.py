@@ -152,12 +152,18 @@ def denoisebench_register_denoisers(registry):
 '''
 
 
+def _check_plugin(tmp_path, capsys, monkeypatch, source: str, *options: str, columns: int = 250) -> tuple[int, str]:
+    """Write ``source`` as a plugin module, run ``denoisebench check`` on it; return (exit status, output)."""
+    monkeypatch.setenv("COLUMNS", str(columns))  # wide enough for one table row per line
+    path = tmp_path / "plugin_under_check.py"
+    path.write_text(textwrap.dedent(source))
+    rc = main(["check", str(path), *options])
+    return rc, capsys.readouterr().out
+
+
 def test_check_runs_each_check_in_a_child_process(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
-    path = tmp_path / "crashy_plugin.py"
-    path.write_text(textwrap.dedent(CRASHING))
-    assert main(["check", str(path)]) == 1  # the checker survives and reports
-    out = capsys.readouterr().out
+    rc, out = _check_plugin(tmp_path, capsys, monkeypatch, CRASHING)
+    assert rc == 1  # the checker survives and reports
     assert "FAILED" in out and "denoiser:crashy" in out
     assert "SystemExit: 4" in out or "exited with code 4" in out
     assert "the check's process was killed by signal 11 (SIGSEGV) while running it" in out
@@ -184,10 +190,7 @@ def denoisebench_register_denoisers(registry):
 
 def test_check_honours_declared_expected_failures(tmp_path, capsys, monkeypatch):
     """Each check runs in a child process; a failure the class declares is an xfail there too, not a FAIL."""
-    monkeypatch.setenv("COLUMNS", "250")
-    path = tmp_path / "declared_plugin.py"
-    path.write_text(textwrap.dedent(PASSTHROUGH_DECLARED))
-    assert main(["check", str(path)]) == 0
-    out = capsys.readouterr().out
+    rc, out = _check_plugin(tmp_path, capsys, monkeypatch, PASSTHROUGH_DECLARED)
+    assert rc == 0
     row = next(ln for ln in out.splitlines() if "changes_input" in ln)
     assert "XFAIL" in row and "an identity baseline on purpose" in row
