@@ -196,13 +196,14 @@ def _candidates(extra_plugins, load_entrypoints: bool) -> list[tuple[PluginStatu
 
 def _register(plugins: Plugins, candidates, disable: set[str]) -> None:
     """Import each candidate and register it with pluggy, recording its status (ok, error, disabled)."""
+    disabled_dists = {_normalise(d) for d in disable}
     for st, source, is_entry_point in candidates:
         if st.name in plugins.status:
             st.status, st.reason = "error", f"plugin name {st.name!r} is already used by {plugins.status[st.name].module}"
             plugins.status[st.name + f"#{len(plugins.status)}"] = st
             continue
         plugins.status[st.name] = st
-        if st.name in disable or (st.distribution and _normalise(st.distribution) in {_normalise(d) for d in disable}):
+        if st.name in disable or (st.distribution and _normalise(st.distribution) in disabled_dists):
             st.status, st.reason = "disabled", "disabled by --disable-plugin / " + DISABLE_ENV
             continue
         try:
@@ -223,10 +224,10 @@ def _unmatched_disable(disable: set[str], statuses: list[PluginStatus]) -> list[
     leave the plugin loaded without a word."""
     names = {st.name for st in statuses}
     dists = {st.distribution for st in statuses if st.distribution}
-    known = names | dists
+    known, normalised = names | dists, {_normalise(d) for d in dists}
     lines = []
     for name in sorted(disable):
-        if name in known or _normalise(name) in {_normalise(d) for d in dists}:
+        if name in known or _normalise(name) in normalised:
             continue
         close = did_you_mean(name, known)
         hint = f"did you mean {close}?" if close else f"plugins: {', '.join(sorted(names)) or 'none'}"
