@@ -136,6 +136,48 @@ def test_corrupt_and_missing_weights_give_one_line(tmp_path):
         weights.load_shipped("hybrid", weights_dir=tmp_path)
 
 
+def test_reship_changes_only_the_inference_config_and_amends_the_card(tmp_path):
+    from denoisebench_neural import ship
+
+    torch.manual_seed(0)
+    model = build(ModelConfig(kind="cnn", channels=8, blocks=1, impulse_mask=True)).eval()
+    weights.save(model, tmp_path / "cnn.safetensors", {"step": 3})
+    old = weights.record("cnn", tmp_path / "cnn.safetensors", tmp_path)
+    (tmp_path / "cnn.md").write_text(f"# Model card: `cnn`\n\n- **Architecture:** {ship.FRONT}rest of it.\n"
+                                     f"- **Parameters:** 1 (sha256 `{old['sha256']}`)\n")
+    entry = ship.reship("cnn", {"impulse_detect": "context", "impulse_min_share": 0.5}, "Measured: X.", tmp_path)
+    new, meta = weights.load_shipped("cnn", weights_dir=tmp_path)  # checks the file against the new sha256
+    assert entry["sha256"] == weights.sha256(tmp_path / "cnn.safetensors") != old["sha256"]
+    assert (new.cfg.impulse_detect, new.cfg.impulse_min_share, meta["step"]) == ("context", 0.5, 3)
+    assert meta["config_overrides"] == {"impulse_detect": "context", "impulse_min_share": 0.5}
+    assert all(torch.equal(v, new.state_dict()[k]) for k, v in model.state_dict().items())
+    # the same network: no exact 0/1 pixel, the same output bit for bit; a black square is kept, not filled, now
+    x = torch.from_numpy(np.clip(smooth_image(40, 48), 0.01, 0.99))[None, None]
+    y = x.clone()
+    y[..., 8:28, 8:28] = 0.0
+    with torch.no_grad():
+        assert torch.equal(model(x), new(x)) and not torch.equal(model(y), new(y))
+    lines = (tmp_path / "cnn.md").read_text().split("\n")
+    assert lines[2] == f"- **Architecture:** {ship.front(new.cfg.to_dict())}rest of it." and "≥ 50 %" in lines[2]
+    assert lines[3].startswith(ship.CHANGE) and lines[3].endswith(
+        "`impulse_detect` value → context, `impulse_min_share` 0.4 → 0.5. Measured: X.")
+    assert entry["sha256"] in lines[4] and old["sha256"] not in lines[4]
+
+
+@pytest.mark.parametrize("item, says", [
+    ("arch=unet", "'arch' is not an inference-only field; pass one of impulse_min_share, impulse_detect"),
+    ("impulse_detect=median", "'median' is invalid for impulse_detect; pass value or context"),
+    ("impulse_min_share=1.5", "'1.5' is invalid for impulse_min_share; pass a number in (0, 1]"),
+    ("impulse_min_share=half", "'half' is invalid for impulse_min_share; pass a number in (0, 1]"),
+])
+def test_ship_set_takes_only_inference_fields_with_valid_values(item, says, capsys):
+    from denoisebench_neural import ship
+
+    with pytest.raises(SystemExit) as exit_:
+        ship.main(["--reship", "cnn", "--set", item, "--reason", "r"])
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
 def test_garbage_file_is_unavailable_not_crash(tmp_path):
     from denoisebench_neural.denoisers import CNNDenoiser
 

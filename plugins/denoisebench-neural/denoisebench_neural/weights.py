@@ -70,8 +70,8 @@ def load_file(path: str | Path, expected_sha256: str | None = None):
 
 def with_config(src: str | Path, dest: str | Path, **overrides) -> dict:
     """Copy a weights file with some inference-only config fields changed (e.g. ``impulse_min_share``; the
-    parameters are the same tensors); the original metadata is kept, plus ``config_overrides``. Returns the new
-    config."""
+    parameters are the same tensors); the original metadata is kept, plus ``config_overrides`` (merged with those of
+    earlier copies). Returns the new config."""
     from dataclasses import replace
 
     from denoisebench_neural.models import build
@@ -81,7 +81,7 @@ def with_config(src: str | Path, dest: str | Path, **overrides) -> dict:
     new = build(cfg)
     new.load_state_dict(model.state_dict())
     meta.pop("config", None)
-    save(new, dest, {**meta, "config_overrides": overrides})
+    save(new, dest, {**meta, "config_overrides": {**meta.get("config_overrides", {}), **overrides}})
     return cfg.to_dict()
 
 
