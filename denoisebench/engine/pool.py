@@ -294,6 +294,7 @@ class WorkerPool:
             per_task = seconds / len(jobs)
             self.task_seconds = per_task if self.task_seconds is None else 0.7 * self.task_seconds + 0.3 * per_task
             self.loads += [{**load, "worker": w.pid} for load in loads]
+            self._dispatch(queue)  # the worker's next chunk goes out before the caller stores these rows
             yield rows
 
     def _culprit(self, w: Worker, queue: deque) -> tuple[Job | None, tuple | None, float]:
