@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = _preparse(argv)
     try:
+        from denoisebench.cli.run import start_workers_early
         from denoisebench.pluginmanager import make_plugins
+
+        start_workers_early(argv)  # a run's workers load their plugins while this process loads its own
 
         plugins = make_plugins(disable=set(pre.disable_plugin))
         parser = build_parser(plugins)
