@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -56,10 +57,16 @@ class NoiseSpec:
     def kwargs(self) -> dict[str, Any]:
         return dict(self.params)
 
-    @property
+    # computed once per spec (every cell of a grid row asks for them) and pickled with it
+    @cached_property
+    def params_text(self) -> str:
+        """``params_key`` of the parameters, e.g. ``{"sigma":25}``."""
+        return params_key(self.kwargs)
+
+    @cached_property
     def key(self) -> str:
         """Stable identity used in seeds and store keys, e.g. ``gaussian{"sigma":25}``."""
-        return f"{self.model}{params_key(self.kwargs)}"
+        return f"{self.model}{self.params_text}"
 
     @property
     def label(self) -> str:

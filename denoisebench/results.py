@@ -16,9 +16,10 @@ DONE_STATUSES = ("ok", "skipped", "unavailable")
 
 
 def cell_key(dataset: str, image_id: str, noise: NoiseSpec, clip: bool, denoiser: str,
-             params: dict[str, Any], repetition: int, base_seed: int, quantize: str = "none") -> str:
-    parts = [dataset, image_id, noise.key, f"clip={int(clip)}", denoiser, params_key(params), str(repetition),
-             str(base_seed)]
+             params: dict[str, Any] | str, repetition: int, base_seed: int, quantize: str = "none") -> str:
+    """``params``: the denoiser parameters, or their ``params_key`` text."""
+    parts = [dataset, image_id, noise.key, f"clip={int(clip)}", denoiser,
+             params if isinstance(params, str) else params_key(params), str(repetition), str(base_seed)]
     if quantize != "none":  # keys of unquantized cells are those of earlier versions
         parts.append(f"quantize={quantize}")
     text = "|".join(parts)
@@ -49,14 +50,14 @@ class Cell:
         """``params_key`` of the denoiser parameters."""
         return params_key(self.param_dict)
 
-    @cached_property
+    @property
     def noise_params_text(self) -> str:
-        """``params_key`` of the noise parameters."""
-        return params_key(self.noise.kwargs)
+        """``params_key`` of the noise parameters (computed once per noise spec)."""
+        return self.noise.params_text
 
     @cached_property
     def key(self) -> str:
-        return cell_key(self.dataset, self.image_id, self.noise, self.clip, self.denoiser, self.param_dict,
+        return cell_key(self.dataset, self.image_id, self.noise, self.clip, self.denoiser, self.params_text,
                         self.repetition, self.base_seed, self.quantize)
 
 
