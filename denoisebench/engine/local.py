@@ -94,6 +94,13 @@ def _warm_pool(size: int, disable: tuple[str, ...]) -> WorkerPool:
     return pool
 
 
+def warm_worker_pids() -> list[int]:
+    """The PIDs of the warm pool's workers (started early by ``run``, or kept from the last run in this
+    process); empty when there is none."""
+    held = _WARM.get("pool")
+    return [w.pid for w in held[1].workers] if held is not None else []
+
+
 def close_warm_pool() -> None:
     held = _WARM.pop("pool", None)
     if held is not None:
