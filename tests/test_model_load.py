@@ -21,6 +21,8 @@ from denoisebench.pluginmanager import make_plugins
 
 #: the fake model takes this long to "load" on its first call (a lazily loaded network would)
 LOAD_S = 1.5
+#: a new input shape costs this long on the first call at that shape
+PREP_S = 0.5
 
 
 class SlowLoad(Denoiser):
@@ -51,6 +53,33 @@ class BigOnly(SlowLoad):
         return super().denoise(noisy, noise=noise, rng=rng)
 
 
+class ShapePrep(Denoiser):
+    """Its first call at each input shape sleeps PREP_S (as oneDNN or an FFT library preparing a new shape)."""
+
+    name = "shape_prep"
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.shapes = set()
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        if noisy.shape not in self.shapes:
+            time.sleep(PREP_S)
+            self.shapes.add(noisy.shape)
+        return noisy.copy()
+
+
+class PerPixel(Denoiser):
+    """Takes 0.04 s per 64x64 pixels: a call on the whole 256x256 image would take 0.64 s, more than the warm-up
+    allows for it, so it is warmed up on the crop only."""
+
+    name = "per_pixel"
+
+    def denoise(self, noisy, *, noise=None, rng=None):
+        time.sleep(0.04 * noisy.size / 64**2)
+        return noisy.copy()
+
+
 class Broken(Denoiser):
     name = "broken_always"
 
@@ -71,7 +100,7 @@ class RngUser(Denoiser):
 class Slow:
     @hookimpl
     def denoisebench_register_denoisers(self, registry):
-        for cls in (SlowLoad, BigOnly, Broken, RngUser):
+        for cls in (SlowLoad, BigOnly, ShapePrep, PerPixel, Broken, RngUser):
             registry.add(cls)
 
 
@@ -112,8 +141,8 @@ def test_first_cell_time_excludes_the_load_and_provenance_records_it(plugins, tm
         assert len(records) == len({r["worker"] for r in records})  # once per worker that ran it
         for r in records:
             assert r["params"] == "{}" and r["load_s"] >= 0
-    for r in by_name["slow_load"]:
-        assert r["warm_up"] == "crop 64x64" and r["warm_up_s"] >= LOAD_S
+    for r in by_name["slow_load"]:  # loaded on the crop; its second crop call is instant, so the whole image too
+        assert r["warm_up"] == "crop 64x64, full 256x256" and r["warm_up_s"] >= LOAD_S
     for r in by_name["big_only"]:
         assert r["warm_up"] == "full 256x256" and r["warm_up_s"] >= LOAD_S
     for r in by_name["broken_always"]:
@@ -139,4 +168,19 @@ def test_warm_up_leaves_the_cells_generator_alone(plugins, tmp_path):
     out = np.clip(noisy + 0.01 * rng.standard_normal(noisy.shape), 0, 1).astype(np.float32)
     expected = plugins.metrics.get("psnr")().compute(clean, out)
     assert stored == pytest.approx(expected, abs=0, rel=0)
+    store.close()
+
+
+def test_a_cheap_denoiser_is_also_warmed_up_on_the_whole_image(plugins, tmp_path):
+    """The first call at a new input shape (PREP_S) happens in the warm-up, on the crop and on the whole image,
+    not in a cell; a denoiser whose whole-image call would take longer than the warm-up allows is warmed up on the
+    crop only."""
+    store = run(plugins, Config(denoisers=("shape_prep", "per_pixel"), **CFG), tmp_path / "r")
+    cells = store.cells().set_index("denoiser")
+    assert (cells.loc["shape_prep", "status"] == "ok").all()
+    assert (cells.loc["shape_prep", "seconds"] < PREP_S).all(), cells.loc["shape_prep", "seconds"].tolist()
+    loads = {r["denoiser"]: r for r in store.get_meta("provenance")[-1]["model_loads"]}
+    assert loads["shape_prep"]["warm_up"] == "crop 64x64, full 256x256"
+    assert loads["shape_prep"]["warm_up_s"] >= 2 * PREP_S
+    assert loads["per_pixel"]["warm_up"] == "crop 64x64"
     store.close()
