@@ -14,8 +14,9 @@ replaces a worker that dies or runs past the cell timeout, charging only the cal
 Plugins, datasets, denoiser instances (models) and metrics are created once per worker process and reused.
 
 Model loading is kept out of the stored cell times: when a worker first needs a denoiser (with given parameters)
-it constructs it and calls it once, untimed, on a small crop of the task's noisy image (:data:`WARM_UP_SIDE`;
-the whole image if the denoiser refuses the crop), so a model that loads lazily on its first call loads then. The
+it constructs it and calls it, untimed, on a small crop of the task's noisy image (:data:`WARM_UP_SIDE`; the
+whole image if the denoiser refuses the crop, and also the whole image when that is cheap: :func:`warm_up`), so a
+model that loads lazily on its first call loads then. The
 seconds of both are recorded in :attr:`WorkerState.loads` (the run's provenance keeps them, per worker); the warm-up
 gets its own random generator, so the timed call sees exactly the generator it would have seen without it.
 """
