@@ -180,6 +180,27 @@ def test_same_results_as_local_executor(cluster, plugins, tmp_path):
     assert_same_cells(local, batched)
 
 
+def test_model_loads_are_recorded_in_the_provenance(cluster, plugins, tmp_path):
+    """As with the local executor: one record per denoiser instance per worker process, with the dask worker
+    (a median size no other test here uses, so that the module's warm workers have not loaded it yet)."""
+    cfg = config(denoisers=("median",), noise=("gaussian:25",), repetitions=1, params=("median.size=11",))
+    plan = make_plan(cfg, plugins)
+    store = open_store(tmp_path / "run", cfg, plugins, plan)
+    executor = DaskExecutor(scheduler=cluster.scheduler_address)
+    try:
+        execute(plan, store, executor, plugins)
+        loads = store.get_meta("provenance")[-1]["model_loads"]
+    finally:
+        store.close()
+        executor.close()
+    workers = {(r["dask_worker"], r["worker"]) for r in loads}
+    assert all(address.startswith("tcp://") and pid != os.getpid() for address, pid in workers)
+    # each worker process that ran it loaded it once
+    assert loads and all(r["denoiser"] == "median" and r["params"] == '{"size":11}' for r in loads)
+    assert len(loads) == len(workers)
+    assert all(r["load_s"] >= 0 and r["warm_up_s"] >= 0 and r["warm_up"].startswith("crop") for r in loads)
+
+
 def test_failures_become_error_rows(cluster, plugins, tmp_path):
     cfg = config(denoisers=("median", "raises"), noise=("gaussian:25",), repetitions=1)
     cells = run(cfg, plugins, DaskExecutor(scheduler=cluster.scheduler_address), tmp_path / "run")

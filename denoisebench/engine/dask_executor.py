@@ -48,10 +48,11 @@ _PROCESS_LOCK = threading.Lock()
 _POOLS: dict[tuple[str, ...], WorkerPool] = {}
 
 
-def run_batch(tasks: list[Task], disable: tuple[str, ...]) -> list[list[CellResult]]:
+def run_batch(tasks: list[Task], disable: tuple[str, ...]) -> tuple[list[list[CellResult]], list[dict]]:
     """The function a dask worker runs: a few runner tasks, in a warm worker process of its own
     (:class:`denoisebench.engine.pool.WorkerPool`), so a plugin that crashes, exits or hangs costs only its call,
-    exactly as with the local executor, and the dask worker itself survives."""
+    exactly as with the local executor, and the dask worker itself survives. Returns the rows and the models the
+    worker process loaded meanwhile (``model_loads`` records, with the dask worker's address)."""
     out = []
     with _PROCESS_LOCK:
         pool = _POOLS.get(disable)
@@ -62,7 +63,16 @@ def run_batch(tasks: list[Task], disable: tuple[str, ...]) -> list[list[CellResu
         except Exception as exc:
             _POOLS.pop(disable, None)
             out = [crashed(task, f"task failed on the worker: {type(exc).__name__}: {exc}") for task in tasks]
-    return out
+        loads = pool.take_loads()
+    if loads:
+        try:
+            from distributed import get_worker
+
+            address = get_worker().address
+        except (ImportError, ValueError):  # not on a dask worker (called directly)
+            address = ""
+        loads = [{**load, "dask_worker": address} for load in loads]
+    return out, loads
 
 
 class DaskExecutor:
@@ -94,6 +104,7 @@ class DaskExecutor:
         self.silence_logs = silence_logs
         self.cluster: LocalCluster | None = None
         self.client: Client | None = None
+        self._loads: list[dict] = []
 
     # ------------------------------------------------------------------------------------------ cluster
     def start(self) -> Client:
@@ -187,7 +198,8 @@ class DaskExecutor:
             for fut in pending:
                 batch = owner.pop(fut.key)
                 try:
-                    results = fut.result()
+                    results, loads = fut.result()
+                    self._loads += loads
                 except Exception as exc:  # KilledWorker, a lost connection, unpicklable results ...
                     if type(exc).__name__ == "KilledWorker":
                         results = killed(batch, exc)
@@ -203,6 +215,12 @@ class DaskExecutor:
         finally:
             for fut in list(pending.futures):
                 fut.cancel()
+
+    def take_loads(self) -> list[dict]:
+        """The models the workers loaded (and warmed up) since the last call: see
+        :func:`denoisebench.engine.provenance.record_model_loads`."""
+        loads, self._loads = self._loads, []
+        return loads
 
     def close(self) -> None:
         if self.client is not None:
