@@ -171,7 +171,7 @@ class Store:
         for r in results:
             rows.append((r.key, r.dataset, r.image_id, r.noise, r.noise_level, r.noise_params, r.noise_key,
                          int(r.clip), r.denoiser, r.params, r.repetition, r.seed, r.status, r.error, r.seconds,
-                         json.dumps(r.metric_errors, sort_keys=True), r.provider, r.shape, r.finished_at))
+                         json.dumps(r.metric_errors, sort_keys=True) if r.metric_errors else "{}", r.provider, r.shape, r.finished_at))
             metrics += [(r.key, m, v) for m, v in sorted(r.metrics.items())]
         with self.db:
             self.db.executemany("DELETE FROM metrics WHERE key = ?", [(r[0],) for r in rows])
