@@ -9,6 +9,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pandas as pd
 
 from denoisebench import metricmeta
@@ -123,6 +124,12 @@ def noise_type_order(cells: pd.DataFrame, plan: dict) -> list[str]:
     return out + sorted(models - set(out))
 
 
+def metric_values(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The ok cells that have a value of ``metric`` (what every comparison on it is computed from)."""
+    ok = ok_cells(cells)
+    return ok[ok[metric].notna()] if metric in ok.columns else ok.iloc[0:0]
+
+
 def paired_wide(cells: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS,
                 among: list[str] | None = None) -> pd.DataFrame:
     """Rows = units (``keys``), columns = denoisers (noisy included), values = ``metric`` (ok cells only).
@@ -132,24 +139,87 @@ def paired_wide(cells: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS,
     one of them has a value are kept before averaging, so that each column averages the same settings and
     images (a denoiser ``unavailable`` at one sigma is not compared on the others' easier or harder settings).
     """
-    ok = ok_cells(cells)
-    ok = ok[ok[metric].notna()] if metric in ok.columns else ok.iloc[0:0]
-    if among is not None and not ok.empty:
-        ok = ok[_on_units(ok, _common_units(ok, among))]
-    if ok.empty:
+    return pair_values(metric_values(cells, metric), metric, keys, among)
+
+
+def pair_values(values: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS,
+                among: list[str] | None = None) -> pd.DataFrame:
+    """:func:`paired_wide` of ``values`` = :func:`metric_values` (for a caller that compares many groups of
+    denoisers on the same values and selects them once)."""
+    if among is not None and not values.empty:
+        values = values[_on_common_units(values, among)]
+    if values.empty:
         return pd.DataFrame()
-    return ok.groupby(keys + ["denoiser"])[metric].mean().unstack("denoiser").sort_index()
+    return values.groupby(keys + ["denoiser"])[metric].mean().unstack("denoiser").sort_index()
 
 
-def _common_units(ok: pd.DataFrame, among) -> pd.MultiIndex:
-    """The PAIR_KEYS units (noisy images) on which every denoiser of ``among`` has a row in ``ok``."""
+def block_means(frame: pd.DataFrame, blocks: list[str], keys: list[str], columns: list[str]) -> dict:
+    """``{block: frame[rows of block].groupby(keys)[columns].mean()}`` for every combination of ``blocks``
+    values, in a few groupby passes instead of one per block, and equal to the per-block results to the last bit.
+
+    pandas (3.x) averages with ``np.add.reduceat`` when a column has no NaN and the rows arrive sorted by group,
+    and with a compensated sum otherwise; the two can differ in the last bit. So each column is averaged in two
+    passes: the blocks where it would take the first way (rows sorted by block, their order within it kept: still
+    sorted by group) and the others (in their order: each unsorted or with a NaN, so the pass is too)."""
+    if frame.empty:
+        return {}
+    block = frame.groupby(blocks).ngroup().to_numpy()
+    group = frame.groupby(keys).ngroup().to_numpy()
+    by_block = np.argsort(block, kind="stable")
+    b, g = block[by_block], group[by_block]
+    unsorted = np.zeros(block.max() + 1, dtype=bool)
+    unsorted[b[1:][(b[1:] == b[:-1]) & (g[1:] < g[:-1])]] = True
+    same_way: dict[bytes, tuple[np.ndarray, list[str]]] = {}  # columns averaged the same way in the same blocks
+    for column in columns:
+        nan = np.zeros_like(unsorted)
+        nan[block[np.isnan(frame[column].to_numpy(dtype=float))]] = True
+        reduceat = ~(unsorted | nan)[block]
+        same_way.setdefault(reduceat.tobytes(), (reduceat, []))[1].append(column)
+    parts = []
+    for reduceat, cols in same_way.values():
+        fast = frame.iloc[by_block[reduceat[by_block]]].groupby(blocks + keys)[cols].mean()
+        slow = frame[~reduceat].groupby(blocks + keys)[cols].mean()
+        parts.append(pd.concat([fast, slow]).sort_index() if len(slow) and len(fast) else fast if len(fast) else slow)
+    means = pd.concat(parts, axis=1)[columns] if len(parts) > 1 else parts[0]  # sorted by block, then group
+    levels = list(range(len(blocks)))
+    codes, names = pd.factorize(means.index.droplevel(list(range(len(blocks), means.index.nlevels))))
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    inner = means.droplevel(levels)
+    return {name if isinstance(name, tuple) else (name,): inner.iloc[a:b]
+            for name, a, b in zip(names, starts, np.r_[starts[1:], len(codes)])}
+
+
+def unit_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Per row, an integer id of its noisy image (the PAIR_KEYS unit), -1 where a key is missing."""
+    code = np.zeros(len(frame), dtype=np.int64)
+    missing = np.zeros(len(frame), dtype=bool)
+    for key in PAIR_KEYS:
+        part, uniques = pd.factorize(frame[key])
+        missing |= part < 0
+        code = pd.factorize(code * (len(uniques) + 1) + part + 1)[0]
+    code[missing] = -1
+    return code
+
+
+def _on_common_units(ok: pd.DataFrame, among) -> np.ndarray:
+    """Per row of ``ok``: whether it is on a PAIR_KEYS unit (noisy image) where every denoiser of ``among``
+    has a row."""
     wanted = list(dict.fromkeys(among))
-    have = ok[ok["denoiser"].isin(wanted)].groupby(PAIR_KEYS)["denoiser"].nunique()
-    return have[have == len(wanted)].index if wanted else have.iloc[0:0].index
+    if not wanted or ok.empty:
+        return np.zeros(len(ok), dtype=bool)
+    unit = unit_codes(ok)
+    denoiser = ok["denoiser"].to_numpy()
+    common = np.ones(max(int(unit.max()), 0) + 1, dtype=bool)
+    for name in wanted:
+        has = np.zeros_like(common)
+        has[unit[(denoiser == name) & (unit >= 0)]] = True
+        common &= has
+    return (unit >= 0) & common[np.maximum(unit, 0)]
 
 
-def _on_units(ok: pd.DataFrame, units: pd.MultiIndex) -> pd.Series:
-    return pd.Series(pd.MultiIndex.from_frame(ok[PAIR_KEYS]).isin(units), index=ok.index)
+def _units_per_denoiser(ok: pd.DataFrame, unit: np.ndarray) -> dict[str, int]:
+    """How many noisy images (PAIR_KEYS units, ids ``unit`` = :func:`unit_codes`) each denoiser of ``ok`` has."""
+    return pd.Series(unit).groupby(ok["denoiser"].to_numpy()).nunique().to_dict() if len(ok) else {}
 
 
 def comparison_basis(cells: pd.DataFrame, metric: str, among: list[str]) -> dict:
@@ -161,11 +231,13 @@ def comparison_basis(cells: pd.DataFrame, metric: str, among: list[str]) -> dict
     ok = ok_cells(cells)
     ok = ok[ok[metric].notna() & ok["denoiser"].isin(list(among))] if metric in ok.columns else ok.iloc[0:0]
     label = "setting" if "setting" in ok.columns else "noise_key"
-    every = ok.drop_duplicates(PAIR_KEYS)
-    common = every[_on_units(every, _common_units(ok, among))] if len(ok) else every
+    unit = unit_codes(ok)
+    first = ~pd.Series(unit).duplicated().to_numpy()  # one row per noisy image
+    every = ok[first]
+    common = every[_on_common_units(ok, among)[first]]
     settings, all_settings = sorted(set(common[label])), sorted(set(every[label]))
-    per_den = ok.groupby("denoiser")[PAIR_KEYS].apply(lambda g: len(g.drop_duplicates())) if len(ok) else {}
-    incomplete = [n for n in dict.fromkeys(among) if int(per_den.get(n, 0)) < len(every)]
+    per_den = _units_per_denoiser(ok, unit)
+    incomplete = [n for n in dict.fromkeys(among) if per_den.get(n, 0) < len(every)]
     note = ""
     if len(settings) < len(all_settings):
         note = f"over {len(settings)} of {len(all_settings)} settings"
@@ -186,17 +258,16 @@ def ranking_groups(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> 
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d != NOISY]
     if not metric or not has_metric(cells, metric):
         return [names] if names else []
-    ok = ok_cells(cells)
-    ok = ok[ok[metric].notna()]
-    size = {n: len(g.drop_duplicates(PAIR_KEYS)) for n, g in ok.groupby("denoiser")}
+    ok = metric_values(cells, metric)
+    size = _units_per_denoiser(ok, unit_codes(ok))
     pending = [n for n in names if size.get(n, 0)]
     sign = -1.0 if metricmeta.higher_is_better(meta, metric) else 1.0
     out: list[list[str]] = []
     while pending:
         group = list(pending)
-        while len(group) > 1 and not len(_common_units(ok, group)):
+        while len(group) > 1 and not _on_common_units(ok, group).any():
             group.remove(min(sorted(group, reverse=True), key=lambda n: size[n]))
-        wide = paired_wide(cells, metric, IMAGE_KEYS, among=group)
+        wide = pair_values(ok, metric, IMAGE_KEYS, among=group)
         means = {n: float(wide[n].mean()) for n in group}
         out.append(sorted(group, key=lambda n: (sign * means[n], n)))
         pending = [n for n in pending if n not in group]

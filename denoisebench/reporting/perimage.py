@@ -43,9 +43,10 @@ def per_image_table(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) ->
     spec, higher = metricmeta.value_format(meta, metric), metricmeta.higher_is_better(meta, metric)
     rows, best = [], set()
     noisy = {j for j, n in enumerate(names) if n == NOISY}
-    for i, (_, r) in enumerate(wide.iterrows()):
-        values = [float(r[n]) for n in names]
-        rows.append([f"{r['dataset']}/{r['image_id']}", r["setting"]] + [fmt(v, spec) for v in values])
+    table = zip(wide["dataset"].tolist(), wide["image_id"].tolist(), wide["setting"].tolist(),
+                wide[names].to_numpy(dtype=float).tolist())
+    for i, (dataset, image, setting, values) in enumerate(table):
+        rows.append([f"{dataset}/{image}", setting] + [fmt(v, spec) for v in values])
         best |= {(i, j + 2) for j in best_rows(values, higher, spec, noisy)}
     label = metricmeta.label(meta, metric)
     return ReportTable("per_image", f"Per image — {label} of every denoiser on every image and noise setting",
@@ -70,13 +71,14 @@ def outliers(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> Report
     unit = f" {meta.get(metric, {}).get('unit')}" if meta.get(metric, {}).get("unit") else ""
     names = [n for n in denoiser_order(ok_cells(cells), plan) if n in wide.columns and n != NOISY]
     recs: list[dict] = []
-    for (dataset, image, setting), row in wide.iterrows():
-        noisy = row.get(NOISY, math.nan)
-        for n in names:
-            if np.isfinite(row[n]) and np.isfinite(noisy) and sign * (row[n] - noisy) < 0:
-                recs.append({"kind": "worse than the noisy input", "denoiser": n, "where": f"{dataset}/{image}, "
-                             f"{setting}", "detail": f"{label} {spec.format(row[n])} vs noisy {spec.format(noisy)}"
-                             f"{unit}", "gap": sign * (noisy - row[n])})
+    values = wide[names].to_numpy(dtype=float)
+    noisy = wide[NOISY].to_numpy(dtype=float) if NOISY in wide.columns else np.full(len(wide), math.nan)
+    worse = np.isfinite(values) & np.isfinite(noisy)[:, None] & (sign * (values - noisy[:, None]) < 0)
+    for i, j in zip(*np.nonzero(worse)):  # row by row, denoisers in order
+        (dataset, image, setting), value, base = wide.index[i], values[i, j], noisy[i]
+        recs.append({"kind": "worse than the noisy input", "denoiser": names[j], "where": f"{dataset}/{image}, "
+                     f"{setting}", "detail": f"{label} {spec.format(value)} vs noisy {spec.format(base)}{unit}",
+                     "gap": sign * (base - value)})
     for setting, sub in wide.groupby(level="setting"):
         den = sub[names]
         best = den.max(axis=1) if higher else den.min(axis=1)

@@ -21,6 +21,7 @@ from denoisebench.reporting.data import (
     PAIR_KEYS,
     PERCENT_LIMIT,
     best_rows,
+    block_means,
     choose_denoisers,
     comparison_basis,
     denoiser_order,
@@ -30,6 +31,7 @@ from denoisebench.reporting.data import (
     fmt_percent,
     has_metric,
     load_cells,
+    metric_values,
     noise_type_order,
     ok_cells,
     paired_wide,
@@ -108,22 +110,24 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
     unit = f" {meta[metric]['unit']}" if meta.get(metric, {}).get("unit") else ""
     spec = "{:+" + metricmeta.value_format(meta, metric)[2:]
     label = metricmeta.label(meta, metric, unit=False)
+    # the unit is the image: repetitions of an image are averaged first
+    improved = block_means(pairs, ["setting", "denoiser"], IMAGE_KEYS, ["percent", "delta", "before", "after"])
+    values = block_means(metric_values(cells, metric), ["setting"], IMAGE_KEYS + ["denoiser"], [metric])
     for setting in setting_order(cells, plan):
         row = [setting]
         for name in names:
-            sub = pairs[(pairs["setting"] == setting) & (pairs["denoiser"] == name)]
-            if sub.empty:
+            per_image = improved.get((setting, name))
+            if per_image is None:
                 row.append("n/a")
                 continue
-            # the unit is the image: repetitions of an image are averaged first
-            per_image = sub.groupby(IMAGE_KEYS)[["percent", "delta", "before", "after"]].mean()
             mean, lo, hi = stats.mean_ci(per_image["percent"])
             gain = per_image["delta"].mean() * (1 if higher else -1)  # same sign as the %: positive = better
             row.append(f"{fmt_percent(mean)} ({spec.format(gain)}{unit})")
             raw.append({"setting": setting, "denoiser": name, "n": len(per_image), "percent_mean": mean,
                         "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": per_image["delta"].mean(),
                         "before_mean": per_image["before"].mean(), "after_mean": per_image["after"].mean()})
-        wide = paired_wide(cells[cells["setting"] == setting], metric, IMAGE_KEYS)
+        # = paired_wide(the setting's cells, metric, IMAGE_KEYS)
+        wide = values[(setting,)][metric].unstack("denoiser").sort_index() if (setting,) in values else pd.DataFrame()
         cols = [n for n in names if n in wide.columns]
         matrix = wide[cols].to_numpy() if cols else np.empty((0, 0))
         tests = {"anova": stats.oneway_anova([wide[c].dropna() for c in cols]),
@@ -241,7 +245,8 @@ def summary_lines(cells: pd.DataFrame, plan: dict, meta: dict, alpha: float = 0.
         sub = cells[cells["noise"] == nt]
         for m in metrics:
             groups_ = ranking_groups(sub, plan, meta, m)
-            names = [n for n in (groups_[0] if groups_ else []) if has_metric(sub[sub["denoiser"] == n], m)]
+            valued = set(sub.loc[sub[m].notna(), "denoiser"].unique()) if m in sub.columns else set()
+            names = [n for n in (groups_[0] if groups_ else []) if n in valued]
             if not names:
                 continue
             spec, unit = metricmeta.value_format(meta, m), meta.get(m, {}).get("unit", "")
@@ -262,7 +267,7 @@ def summary_lines(cells: pd.DataFrame, plan: dict, meta: dict, alpha: float = 0.
             if basis["note"] and len(names) > 2:
                 text += (f"; ranked {basis['note']} all {len(names)} completed "
                          f"(incomplete: {', '.join(basis['incomplete'])})")
-            later = [n for g in groups_[1:] for n in g if has_metric(sub[sub["denoiser"] == n], m)]
+            later = [n for g in groups_[1:] for n in g if n in valued]
             if later:
                 text += f"; not ranked with them (no noisy image in common): {', '.join(later)}"
             out.append(text)
