@@ -40,6 +40,8 @@ from denoisebench.reporting.tables import build_report
 from denoisebench.reporting.terminal import print_report, print_summary
 
 run, inner = sys.argv[1], int(sys.argv[2])
+import denoisebench
+assert os.path.samefile(os.path.dirname(os.path.dirname(denoisebench.__file__)), sys.argv[3]), denoisebench.__file__
 store = Store(run)
 report = build_report(store)
 times = []
@@ -60,8 +62,9 @@ print(json.dumps({"median": statistics.median(times), "load": os.getloadavg()[0]
 
 def measure(tree: Path, run: Path, inner: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(run), str(inner)], env=env, capture_output=True,
-                         text=True, check=True)
+    # -P: not the working directory first on sys.path (it would shadow PYTHONPATH when run from a checkout)
+    out = subprocess.run([sys.executable, "-P", "-c", CHILD, str(run), str(inner), str(tree)], env=env,
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -21,8 +21,10 @@ from denoisebench.reporting.data import (
     fmt_ci,
     fmt_percent,
     has_metric,
+    metric_values,
     noise_type_order,
     ok_cells,
+    pair_values,
     paired_wide,
     setting_order,
 )
@@ -41,6 +43,7 @@ def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1",
     ok = ok_cells(cells)
     names = denoiser_order(ok, plan)
     tested = has_metric(cells, test_metric)
+    values = metric_values(cells, test_metric)
     rows, raw, best, means = [], [], set(), {}
     for i, name in enumerate(names):
         sub = ok[ok["denoiser"] == name]
@@ -51,7 +54,7 @@ def table1(cells: pd.DataFrame, plan: dict, test_metric: str = "f1",
         t = f = stats.na("n/a: the noisy input itself")
         # each image averaged over the settings both the denoiser and the noisy input have (an unavailable
         # setting is not compared on the others' easier or harder ones)
-        wide = paired_wide(cells, test_metric, IMAGE_KEYS, among=[name, NOISY]) if tested else pd.DataFrame()
+        wide = pair_values(values, test_metric, IMAGE_KEYS, among=[name, NOISY]) if tested else pd.DataFrame()
         if name != NOISY and NOISY in wide.columns and name in wide.columns:
             t = stats.paired_t(wide[name], wide[NOISY])
             f = stats.oneway_anova([wide[name].dropna(), wide[NOISY].dropna()])
@@ -138,11 +141,13 @@ def pairwise(cells: pd.DataFrame, plan: dict, meta: dict, ref: str, why: str, me
     if holm_family not in HOLM_FAMILIES:
         raise ValueError(f"holm_family {holm_family!r}: choose one of {', '.join(HOLM_FAMILIES)}")
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d not in (NOISY, ref)]
-    groups = [(s, cells[cells["setting"] == s]) for s in setting_order(cells, plan)] + [("all settings", cells)]
+    groups = [(s, cells[cells["setting"] == s]) for s in setting_order(cells, plan)] + [("all settings", cells)] \
+        if names else []
     recs = []
     for group, sub in groups:
+        values = metric_values(sub, metric)
         for name in names:
-            wide = paired_wide(sub, metric, IMAGE_KEYS, among=[name, ref])  # on the images both completed
+            wide = pair_values(values, metric, IMAGE_KEYS, among=[name, ref])  # on the images both completed
             if ref not in wide.columns or name not in wide.columns:
                 continue
             t = stats.paired_t(wide[name], wide[ref])

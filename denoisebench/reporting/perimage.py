@@ -79,23 +79,22 @@ def outliers(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> Report
         recs.append({"kind": "worse than the noisy input", "denoiser": names[j], "where": f"{dataset}/{image}, "
                      f"{setting}", "detail": f"{label} {spec.format(value)} vs noisy {spec.format(base)}{unit}",
                      "gap": sign * (base - value)})
-    for setting, sub in wide.groupby(level="setting"):
-        den = sub[names]
-        best = den.max(axis=1) if higher else den.min(axis=1)
-        values = den.to_numpy(dtype=float)
+    for setting, sub in wide.groupby(level="setting") if names else ():
+        values = sub[names].to_numpy(dtype=float)  # rows = the setting's images
         floor = SPREAD_SHARE * (np.nanmax(values) - np.nanmin(values)) if np.isfinite(values).any() else 0.0
-        for n in names:
-            gap = sign * (best - den[n])
-            z = _robust_z(gap.dropna())
-            flagged = z[(z > ROBUST_Z) & (gap.reindex(z.index) - gap.median() >= floor)]
-            for (dataset, image, _), value in flagged.items():
-                g = gap.loc[(dataset, image, setting)]
-                winner = den.loc[(dataset, image, setting)].idxmax() if higher else \
-                    den.loc[(dataset, image, setting)].idxmin()
+        best = (np.fmax if higher else np.fmin).reduce(values, axis=1)  # NaN skipped
+        for j, n in enumerate(names):
+            gap = sign * (best - values[:, j])
+            rows = np.flatnonzero(~np.isnan(gap))
+            z = _robust_z(pd.Series(gap[rows])).to_numpy()
+            typical = pd.Series(gap[rows]).median()
+            for i in np.flatnonzero((z > ROBUST_Z) & (gap[rows] - typical >= floor)):
+                (dataset, image, _), g = sub.index[rows[i]], gap[rows[i]]
+                winner = names[(np.nanargmax if higher else np.nanargmin)(values[rows[i]])]
                 recs.append({"kind": "far behind the best on this image", "denoiser": n,
                              "where": f"{dataset}/{image}, {setting}",
                              "detail": f"{spec.format(g)}{unit} behind {winner} (typical gap "
-                                       f"{spec.format(gap.median())}{unit}, robust z {value:.1f})", "gap": g})
+                                       f"{spec.format(typical)}{unit}, robust z {z[i]:.1f})", "gap": g})
     recs += monotonic_violations(cells, plan, meta, metric)
     if not recs:
         return ReportTable("outliers", f"Outliers ({label}) — none found", ["kind", "denoiser", "where", "detail"],
@@ -124,12 +123,13 @@ def monotonic_violations(cells: pd.DataFrame, plan: dict, meta: dict, metric: st
     spec = metricmeta.value_format(meta, metric)
     order = setting_order(ok, plan)
     grid = ok.groupby(["noise", "setting", "denoiser"])[metric].mean()
-    out = []
+    out, names = [], denoiser_order(ok, plan)
+    present = {(a, b) for a, b, _ in grid.index}
     for noise in sorted(set(ok["noise"])):
-        settings = [s for s in order if (noise, s) in {(a, b) for a, b, _ in grid.index}]
+        settings = [s for s in order if (noise, s) in present]
         if len(settings) < 2:
             continue
-        for name in denoiser_order(ok, plan):
+        for name in names:
             values = [grid.get((noise, s, name), math.nan) for s in settings]
             for (s0, v0), (s1, v1) in zip(zip(settings, values), zip(settings[1:], values[1:])):
                 if np.isfinite(v0) and np.isfinite(v1) and sign * (v1 - v0) > 0:
