@@ -21,6 +21,8 @@ PAIR_KEYS = ["dataset", "image_id", "noise_key", "repetition"]
 #: identity of one image (the unit of analysis across settings)
 IMAGE_KEYS = ["dataset", "image_id"]
 COUNTS = ("tp", "fp", "tn", "fn")
+#: the column of :func:`load_cells` numbering the PAIR_KEYS units
+UNIT = "pair_unit"
 
 
 def setting_label(row) -> str:
@@ -33,7 +35,8 @@ def load_cells(store: Store) -> pd.DataFrame:
     """The run's cells, one row each, with ``setting`` and ``time`` columns. ``denoiser`` is the *method* a table
     row shows: the registry name, or ``median[size=5]`` when that denoiser ran with more than one parameter set
     within a noise setting (a sweep), so that different values are never averaged together; the registry name
-    is kept in ``base_denoiser``."""
+    is kept in ``base_denoiser``; ``pair_unit`` numbers the noisy images (:func:`unit_codes`), so that pairing
+    compares integers."""
     cells = store.cells()
     if len(cells):
         level = cells["noise_level"].fillna("").astype(str)
@@ -44,6 +47,8 @@ def load_cells(store: Store) -> pd.DataFrame:
         cells["base_denoiser"] = cells["denoiser"]
         if len(cells):
             cells["denoiser"] = method_labels(cells)
+    if len(cells):
+        cells[UNIT] = unit_codes(cells)
     return cells
 
 
@@ -196,7 +201,10 @@ def block_means(frame: pd.DataFrame, blocks: list[str], keys: list[str], columns
 
 
 def unit_codes(frame: pd.DataFrame) -> np.ndarray:
-    """Per row, an integer id of its noisy image (the PAIR_KEYS unit), -1 where a key is missing."""
+    """Per row, an integer id of its noisy image (the PAIR_KEYS unit), -1 where a key is missing; the frame's
+    ``pair_unit`` column when it has one (:func:`load_cells`' frame and every selection of its rows)."""
+    if UNIT in frame.columns:
+        return frame[UNIT].to_numpy()
     code = np.zeros(len(frame), dtype=np.int64)
     missing = np.zeros(len(frame), dtype=bool)
     for key in PAIR_KEYS:
