@@ -249,7 +249,7 @@ def comparison_basis(cells: pd.DataFrame, metric: str, among: list[str]) -> dict
     first = ~pd.Series(unit).duplicated().to_numpy()  # one row per noisy image
     every = ok[first]
     common = every[_on_common_units(ok, among)[first]]
-    settings, all_settings = sorted(set(common[label])), sorted(set(every[label]))
+    settings, all_settings = sorted(set(common[label].unique())), sorted(set(every[label].unique()))
     per_den = _units_per_denoiser(ok, unit)
     incomplete = [n for n in dict.fromkeys(among) if per_den.get(n, 0) < len(every)]
     note = ""

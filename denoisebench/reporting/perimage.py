@@ -125,7 +125,7 @@ def monotonic_violations(cells: pd.DataFrame, plan: dict, meta: dict, metric: st
     grid = ok.groupby(["noise", "setting", "denoiser"])[metric].mean()
     out, names = [], denoiser_order(ok, plan)
     present = {(a, b) for a, b, _ in grid.index}
-    for noise in sorted(set(ok["noise"])):
+    for noise in sorted(set(ok["noise"].unique())):
         settings = [s for s in order if (noise, s) in present]
         if len(settings) < 2:
             continue

@@ -210,7 +210,7 @@ def parameter_lines(cells: pd.DataFrame) -> list[str]:
         return []
     out = []
     for name, sub in cells[cells["denoiser"] != NOISY].groupby("denoiser", sort=True):
-        used = sub.groupby("params", sort=True)["setting"].agg(lambda s: ", ".join(sorted(set(s))))
+        used = sub.groupby("params", sort=True)["setting"].agg(lambda s: ", ".join(sorted(set(s.unique()))))
         out.append(f"denoiser {name} parameters: " + "; ".join(
             f"{', '.join(f'{k}={v}' for k, v in json.loads(p or '{}').items()) or '(none)'} ({where})"
             for p, where in used.items()))
@@ -263,8 +263,8 @@ def summary_lines(cells: pd.DataFrame, plan: dict, meta: dict, alpha: float = 0.
                 pair_note = comparison_basis(sub, m, pair)["note"]
                 text += (f", {'+' if diff >= 0 else '-'}{spec.format(abs(diff))} over {second} ({verdict}"
                          f"{'; ' + pair_note + ' both completed' if pair_note else ''})")
-            basis = comparison_basis(sub, m, names)
-            if basis["note"] and len(names) > 2:
+            basis = comparison_basis(sub, m, names) if len(names) > 2 else {"note": ""}
+            if basis["note"]:
                 text += (f"; ranked {basis['note']} all {len(names)} completed "
                          f"(incomplete: {', '.join(basis['incomplete'])})")
             later = [n for g in groups_[1:] for n in g if n in valued]
