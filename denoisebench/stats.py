@@ -10,6 +10,7 @@ References used in tests: ``scipy.stats.ttest_rel``, ``wilcoxon``, ``f_oneway``,
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -58,13 +59,19 @@ def mean_std(values) -> tuple[float, float, int]:
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and the two-sided ``level`` confidence interval from the t distribution (NaN bounds for n < 2)."""
-    from scipy import stats
-
     mean, sd, n = mean_std(values)
     if n < 2:
         return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    half = _t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
+
+
+@functools.lru_cache(maxsize=1024)
+def _t_quantile(q: float, df: int) -> float:
+    """scipy's t quantile (a report asks for the same few thousands of times: one per table cell)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(q, df))
 
 
 def bootstrap_ci(values, level: float = 0.95, n_resamples: int = 4000, seed: int = 0) -> tuple[float, float, float]:

@@ -39,8 +39,11 @@ def _per_block(frame, blocks, keys, columns):
 def _assert_same(got, expected):
     assert sorted(got) == sorted(expected)
     for key, frame in expected.items():
-        pd.testing.assert_frame_equal(got[key], frame, check_exact=True, check_names=False, check_index_type=False)
-        np.testing.assert_array_equal(got[key].index.to_frame().to_numpy(), frame.index.to_frame().to_numpy())
+        assert list(got[key]) == list(frame.columns)
+        for column, series in got[key].items():
+            pd.testing.assert_series_equal(series, frame[column], check_exact=True, check_names=False,
+                                           check_index_type=False)
+            np.testing.assert_array_equal(series.index.to_frame().to_numpy(), frame.index.to_frame().to_numpy())
 
 
 def test_table3_improvements_per_setting_and_denoiser():

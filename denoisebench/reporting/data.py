@@ -164,9 +164,11 @@ def pair_values(values: pd.DataFrame, metric: str, keys: list[str] = PAIR_KEYS,
     return values.groupby(keys + ["denoiser"])[metric].mean().unstack("denoiser").sort_index()
 
 
-def block_means(frame: pd.DataFrame, blocks: list[str], keys: list[str], columns: list[str]) -> dict:
-    """``{block: frame[rows of block].groupby(keys)[columns].mean()}`` for every combination of ``blocks``
-    values, in a few groupby passes instead of one per block, and equal to the per-block results to the last bit.
+def block_means(frame: pd.DataFrame, blocks: list[str], keys: list[str],
+                columns: list[str]) -> dict[tuple, dict[str, pd.Series]]:
+    """``{block: {column: frame[rows of block].groupby(keys)[column].mean()}}`` for every combination of
+    ``blocks`` values (the means of ``frame[rows].groupby(keys)[columns].mean()``, column by column), in a few
+    groupby passes instead of one per block, and equal to the per-block results to the last bit.
 
     pandas (3.x) averages with ``np.add.reduceat`` when a column has no NaN and the rows arrive sorted by group,
     and with a compensated sum otherwise; the two can differ in the last bit. So each column is averaged in two
@@ -195,8 +197,8 @@ def block_means(frame: pd.DataFrame, blocks: list[str], keys: list[str], columns
     levels = list(range(len(blocks)))
     codes, names = pd.factorize(means.index.droplevel(list(range(len(blocks), means.index.nlevels))))
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    inner = means.droplevel(levels)
-    return {name if isinstance(name, tuple) else (name,): inner.iloc[a:b]
+    inner = {column: means[column].droplevel(levels) for column in columns}
+    return {name if isinstance(name, tuple) else (name,): {column: inner[column].iloc[a:b] for column in columns}
             for name, a, b in zip(names, starts, np.r_[starts[1:], len(codes)])}
 
 

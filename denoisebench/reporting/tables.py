@@ -121,10 +121,11 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
                 row.append("n/a")
                 continue
             mean, lo, hi = stats.mean_ci(per_image["percent"])
-            gain = per_image["delta"].mean() * (1 if higher else -1)  # same sign as the %: positive = better
+            delta = per_image["delta"].mean()
+            gain = delta * (1 if higher else -1)  # same sign as the %: positive = better
             row.append(f"{fmt_percent(mean)} ({spec.format(gain)}{unit})")
-            raw.append({"setting": setting, "denoiser": name, "n": len(per_image), "percent_mean": mean,
-                        "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": per_image["delta"].mean(),
+            raw.append({"setting": setting, "denoiser": name, "n": len(per_image["delta"]), "percent_mean": mean,
+                        "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": delta,
                         "before_mean": per_image["before"].mean(), "after_mean": per_image["after"].mean()})
         # = paired_wide(the setting's cells, metric, IMAGE_KEYS)
         wide = values[(setting,)][metric].unstack("denoiser").sort_index() if (setting,) in values else pd.DataFrame()
