@@ -1,3 +1,3 @@
-from denoisebench.cli import main
+from denoisebench.cli import console_main
 
-raise SystemExit(main())
+raise SystemExit(console_main())
