@@ -191,8 +191,8 @@ def render(run_dir: Path, means: dict, info: dict) -> list[str]:
            "\"—\" where no value is quoted there.",
            "", "### Mean PSNR (dB)", "", *table(means, "psnr", "{:.2f}", pub),
            "", *gap_lines(means), "", "### Mean SSIM", "", *table(means, "ssim", "{:.4f}", None), "",
-           "Median seconds per image (2 worker processes on the shared 2-core CPU, beside other jobs; not a "
-           "benchmark): " + ", ".join(
+           "Median seconds per image (cell wall time as stored, on the shared 2-core CPU beside other jobs, with "
+           "the worker count of the run that computed the cells, `-j` 1 or 2; not a benchmark): " + ", ".join(
                f"{den} {_median_s(means, den):.2f}" for den in DENOISERS if _median_s(means, den) is not None) + ".",
            "",
            f"Cells finished {info['first'][:16]} – {info['last'][:16]} UTC"
