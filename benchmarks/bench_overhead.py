@@ -240,7 +240,8 @@ def compare(args, scratch: Path) -> None:
                 times[name].append((wall, cpu, before))
                 print(json.dumps({"grid": grid, "config": name, "wall": round(wall, 3), "cpu": round(cpu, 3),
                                   "load": before}), flush=True)
-        print(f"\n{grid}: {' '.join(grid_args(grid, Path('SCRATCH')))}; {args.repeats} interleaved repeats")
+        selection = " ".join(grid_args(grid, scratch)).replace(str(scratch), "SCRATCH")
+        print(f"\n{grid}: {selection}; {args.repeats} interleaved repeats")
         print("| configuration | walls (s) | load before each | median wall (s) | wall / plain | -j 1 / this "
               "| median CPU (s) | CPU / plain |")
         print("|---|---|---|---:|---:|---:|---:|---:|")
