@@ -500,7 +500,8 @@ def confusion_heatmaps(report: Report, path: Path) -> str:
     plt = _plt()
     ncol = min(len(names), 5)
     nrow = math.ceil(len(names) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(1.75 * ncol + 0.8, 1.9 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(1.75 * ncol + 0.8, 2.1 * nrow), squeeze=False)
+    fig.subplots_adjust(hspace=0.45)  # a row's titles clear the tick labels of the row above
     im = None
     for k, ax in enumerate(axes.flat):
         if k >= len(names):
