@@ -108,3 +108,16 @@ def test_a_run_without_stored_metadata_still_renders_with_a_note(run_dir, tmp_pa
         in header
     assert report.table("table3_nrmse") is not None
     assert np.isfinite(report.table("table4").data.query("metric == 'nrmse'")["mean"]).all()
+
+
+def test_a_metric_without_a_stated_convention_says_so_in_the_header(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    with Store(copy) as store:
+        conv = store.get_meta("conventions")
+        store.set_meta("conventions", {**conv, "metrics": {**conv["metrics"], "nrmse": ""}})
+        header = build_report(store).header
+    assert "metric nrmse: not stated by its plugin (the Metric's `convention`)" in header
+    assert any(line.startswith("metric psnr: 10*log10") for line in header)

@@ -199,7 +199,7 @@ def header_lines(store: Store, cells: pd.DataFrame, notes: list[str]) -> list[st
         lines.append(f"noise {name}: {text}")
     by_text: dict[str, list[str]] = {}
     for name, text in sorted(conv.get("metrics", {}).items()):
-        by_text.setdefault(text, []).append(name)
+        by_text.setdefault(text or "not stated by its plugin (the Metric's `convention`)", []).append(name)
     for text, names in sorted(by_text.items(), key=lambda kv: kv[1]):
         lines.append(f"metric{'s' if len(names) > 1 else ''} {', '.join(names)}: {text}")
     return lines
