@@ -49,7 +49,8 @@ def test_the_run_takes_over_the_workers_started_early(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["report", "somewhere"], ["run", "--dry-run"], ["run", "--executor", "dask"],
-                                  ["run", "-j", "0"], ["run", "--jobs", "two"], ["--debug"], []])
+                                  ["run", "-j", "0"], ["run", "--jobs", "two"], ["run", "--help"], ["run", "-h"],
+                                  ["--debug"], []])
 def test_nothing_is_started_for_other_commands_or_bad_arguments(argv, capsys):
     start_workers_early(argv)
     assert warm_worker_pids() == []

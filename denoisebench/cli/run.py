@@ -191,7 +191,8 @@ def start_workers_early(argv: list[str]) -> None:
         args = pre.parse_known_args(argv)[0]
     except (ValueError, SystemExit):
         return
-    if args.command != "run" or args.executor != "local" or args.dry_run or args.jobs < 1:
+    if (args.command != "run" or args.executor != "local" or args.dry_run or args.jobs < 1
+            or {"-h", "--help", "--version"} & set(argv)):
         return
     from denoisebench.engine.local import LocalExecutor
 
