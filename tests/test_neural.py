@@ -227,6 +227,33 @@ def test_train_smoke_and_resume(tmp_path):
     assert [h["step"] for h in json.loads((run / "history.json").read_text())] == [2, 4]
 
 
+def test_train_init_starts_from_a_weights_file_and_refuses_another_architecture(tmp_path):
+    import cv2
+    import torch
+    from denoisebench_neural.train import TrainOptions, train
+
+    from denoisebench.errors import ConfigError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(data / f"im{i}.png"), (smooth_image(48, 56, i) * 255).astype(np.uint8))
+    base = dict(model="cnn", data=str(data), epochs=1, epoch_size=8, batch_size=4, patch_size=32, channels=8,
+                blocks=1, val_crop=32, threads=1)
+    train(TrainOptions(**base, out=str(tmp_path / "a")))
+    start, _ = weights.load_file(tmp_path / "a" / "best.safetensors")
+    # lr tiny: the fine-tuned tensors stay next to the start's, far from a fresh initialisation's
+    opts = TrainOptions(**base, out=str(tmp_path / "b"), init=str(tmp_path / "a" / "best.safetensors"), lr=1e-9,
+                        impulse_detect="context", impulse_min_share=0.6)
+    train(opts)
+    tuned, _ = weights.load_file(tmp_path / "b" / "best.safetensors")
+    assert tuned.cfg.impulse_detect == "context" and tuned.cfg.impulse_min_share == 0.6
+    for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    with pytest.raises(ConfigError, match="channels=8 .options: 16."):
+        train(TrainOptions(**{**base, "channels": 16}, out=str(tmp_path / "c"), init=opts.init))
+
+
 def test_batches_are_seeded():
     from denoisebench_neural.data import PatchSampler
 

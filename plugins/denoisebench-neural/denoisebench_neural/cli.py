@@ -50,6 +50,12 @@ def add_train_arguments(p) -> None:
     p.add_argument("--impulse-detect", choices=["value", "context"], default=d.impulse_detect,
                    help="value: every pixel at exactly 0 or 1 is an impulse; context: only a 0/1 pixel that is a "
                         "minority in its 7x7 neighbourhood (truly black/white regions are kept)")
+    p.add_argument("--impulse-min-share", type=float, default=d.impulse_min_share,
+                   help=f"context detector: a 0/1 pixel is an impulse when pixels of its value are less than this "
+                        f"share of its 7x7 window (default {d.impulse_min_share}; the shipped models use 0.6)")
+    p.add_argument("--init", default=d.init, metavar="WEIGHTS",
+                   help="start from this weights file's tensors (fine-tuning); the architecture options must match "
+                        "it (the front end's --impulse-detect / --impulse-min-share may differ)")
     p.add_argument("--patch-sizes", default=d.patch_sizes,
                    help="comma-separated patch sides, one drawn per step, batch scaled to keep the pixels of "
                         "--patch-size x --batch-size (default: --patch-size only)")

@@ -58,6 +58,8 @@ class TrainOptions:
     impulse_detect: str = "value"  # value (every 0/1 pixel) | context (a 0/1 pixel that disagrees with its 7×7)
     patch_sizes: str = ""  # e.g. "64,96,128,160": one side per step, batch scaled to patch_size²·batch_size pixels
     saturate: float = 0.0  # probability of a clipping contrast stretch of a clean patch (true 0/1 regions)
+    impulse_min_share: float = 0.4  # context detector: a 0/1 pixel is an impulse when its value has < this share
+    init: str = ""  # weights file to start from (fine-tuning): its tensors; the architecture options must match
 
     def sizes(self) -> tuple[int, ...]:
         try:
@@ -86,6 +88,12 @@ class TrainOptions:
                 raise ConfigError(f"--{name.replace('_', '-')}={getattr(self, name)} is invalid; pass an integer >= 1")
         if self.mid_blocks < 0:
             raise ConfigError(f"--mid-blocks={self.mid_blocks} is invalid; pass an integer >= 0")
+        if not 0 < self.impulse_min_share <= 1:
+            raise ConfigError(f"--impulse-min-share={self.impulse_min_share} is invalid; pass a share in (0, 1], "
+                              "e.g. 0.6")
+        if self.init and self.resume:
+            raise ConfigError("--init and --resume: pass one (--resume continues OUT/checkpoint.pt, --init starts "
+                              "a new run from a weights file)")
         if not 0 <= self.saturate <= 1:
             raise ConfigError(f"--saturate={self.saturate} is invalid; pass a probability in [0, 1]")
         if not self.lr > 0:
@@ -167,7 +175,17 @@ def train(opts: TrainOptions, on_event: Callable[..., None] = lambda kind, **inf
                               rnn_cell=opts.rnn_cell, rnn_init=opts.rnn_init,
                               rnn_position=opts.rnn_position, impulse_mask=opts.impulse_mask,
                               rnn_hidden=opts.rnn_hidden, arch=opts.arch, width2=opts.width2, width3=opts.width3,
-                              mid_blocks=opts.mid_blocks, impulse_detect=opts.impulse_detect)).to(device)
+                              mid_blocks=opts.mid_blocks, impulse_detect=opts.impulse_detect,
+                              impulse_min_share=opts.impulse_min_share)).to(device)
+    if opts.init:
+        start, _ = weights.load_file(opts.init)
+        theirs, ours = ModelConfig.from_dict(start.cfg.to_dict()).to_dict(), model.cfg.to_dict()
+        diff = sorted(k for k in ours if theirs.get(k) != ours[k] and k not in ("impulse_detect", "impulse_min_share"))
+        if diff:
+            raise ConfigError(f"--init {opts.init}: its architecture differs in "
+                              + ", ".join(f"{k}={theirs.get(k)!r} (options: {ours[k]!r})" for k in diff)
+                              + "; pass the options it was trained with")
+        model.load_state_dict(start.state_dict())
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
