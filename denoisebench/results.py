@@ -16,10 +16,10 @@ DONE_STATUSES = ("ok", "skipped", "unavailable")
 
 
 def cell_key(dataset: str, image_id: str, noise: NoiseSpec, clip: bool, denoiser: str,
-             params: dict[str, Any] | str, repetition: int, base_seed: int, quantize: str = "none") -> str:
-    """``params``: the denoiser parameters, or their ``params_key`` text."""
-    parts = [dataset, image_id, noise.key, f"clip={int(clip)}", denoiser,
-             params if isinstance(params, str) else params_key(params), str(repetition), str(base_seed)]
+             params_text: str, repetition: int, base_seed: int, quantize: str = "none") -> str:
+    """``params_text``: ``params_key`` of the denoiser parameters."""
+    parts = [dataset, image_id, noise.key, f"clip={int(clip)}", denoiser, params_text, str(repetition),
+             str(base_seed)]
     if quantize != "none":  # keys of unquantized cells are those of earlier versions
         parts.append(f"quantize={quantize}")
     text = "|".join(parts)

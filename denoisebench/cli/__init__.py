@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         from denoisebench.cli.run import start_workers_early
         from denoisebench.pluginmanager import make_plugins
 
-        start_workers_early(argv)  # a run's workers load their plugins while this process loads its own
+        start_workers_early(argv, pre.disable_plugin)  # a run's workers load their plugins while this process loads its own
 
         plugins = make_plugins(disable=set(pre.disable_plugin))
         parser = build_parser(plugins)

@@ -174,19 +174,19 @@ class _Quiet(argparse.ArgumentParser):
         raise ValueError(message)
 
 
-def start_workers_early(argv: list[str]) -> None:
+def start_workers_early(argv: list[str], disable: list[str] | tuple[str, ...] = ()) -> None:
     """Start the local workers of a ``run`` command now, before this process loads its plugins: a worker is a
     fresh interpreter that loads them too (≈ 0.5 s), which then overlaps this process's plugin loading and
     planning instead of following it. The executor of the run takes these workers over (``engine.local``'s warm
     pool); when the run turns out to need other ones (a plugin failed to load here, so the workers must not load
     it; a dry run; an error in the arguments), they are stopped unused. Does nothing unless ``argv`` is a local
-    ``run``; at most one worker per CPU core."""
+    ``run``; at most one worker per CPU core. ``disable``: the ``--disable-plugin`` names, as the command line's
+    pre-parse read them."""
     pre = _Quiet(add_help=False)
     pre.add_argument("command", nargs="?")
     pre.add_argument("-j", "--jobs", type=int, default=1)
     pre.add_argument("--executor", default="local")
     pre.add_argument("--dry-run", action="store_true")
-    pre.add_argument("--disable-plugin", action="append", default=[])
     try:
         args = pre.parse_known_args(argv)[0]
     except (ValueError, SystemExit):
@@ -196,7 +196,7 @@ def start_workers_early(argv: list[str]) -> None:
         return
     from denoisebench.engine.local import LocalExecutor
 
-    LocalExecutor(args.jobs, tuple(args.disable_plugin)).prestart(min(args.jobs, os.cpu_count() or 1))
+    LocalExecutor(args.jobs, tuple(disable)).prestart(min(args.jobs, os.cpu_count() or 1))
 
 
 def _import_meanwhile(names: tuple[str, ...]):

@@ -290,21 +290,20 @@ def warm_up(den, noisy: np.ndarray, cell: Cell, estimate=None) -> dict[str, Any]
         outcome = shape("crop", crop)
     except Exception as exc:
         outcome = f"failed: {_describe(exc)}"
-    if crop.shape == noisy.shape:
-        pass
-    elif outcome.startswith("crop"):
-        try:
-            if call(crop) * (noisy.size / crop.size) <= FULL_WARM_UP_S:
+        if crop.shape != noisy.shape:  # it may refuse a small input: the whole image then
+            try:
                 call(noisy)
-                outcome += ", " + shape("full", noisy)
-        except Exception:  # the timed call shows it, if it happens again
-            pass
+                outcome = shape("full", noisy)
+            except Exception as exc:
+                outcome = f"failed: {_describe(exc)}"
     else:
-        try:
-            call(noisy)
-            outcome = shape("full", noisy)
-        except Exception as exc:
-            outcome = f"failed: {_describe(exc)}"
+        if crop.shape != noisy.shape:
+            try:
+                if call(crop) * (noisy.size / crop.size) <= FULL_WARM_UP_S:
+                    call(noisy)
+                    outcome += ", " + shape("full", noisy)
+            except Exception:  # the timed call shows it, if it happens again
+                pass
     return {"warm_up_s": round(time.perf_counter() - t0, 6), "warm_up": outcome}
 
 

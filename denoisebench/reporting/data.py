@@ -244,8 +244,8 @@ def comparison_basis(cells: pd.DataFrame, metric: str, among: list[str]) -> dict
     ``all_units``, ``settings``, ``all_settings`` (setting labels, plan order not implied), ``incomplete`` (the
     denoisers of ``among`` lacking some unit) and ``note``: "" when nothing is left out, else e.g.
     "over 2 of 3 settings" or "over 230 of 240 noisy images"."""
-    ok = ok_cells(cells)
-    ok = ok[ok[metric].notna() & ok["denoiser"].isin(list(among))] if metric in ok.columns else ok.iloc[0:0]
+    ok = metric_values(cells, metric)
+    ok = ok[ok["denoiser"].isin(list(among))]
     label = "setting" if "setting" in ok.columns else "noise_key"
     unit = unit_codes(ok)
     first = ~pd.Series(unit).duplicated().to_numpy()  # one row per noisy image

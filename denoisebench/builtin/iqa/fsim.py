@@ -51,6 +51,7 @@ def _scipy_fft():
 
     return scipy.fft
 
+
 NSCALE, NORIENT, MIN_WAVELENGTH, MULT = 4, 4, 6, 2
 SIGMA_ONF, DTHETA_ON_SIGMA, K_NOISE, EPSILON = 0.55, 1.2, 2.0, 1e-4
 T1, T2, T3, T4, LAMBDA = 0.85, 160.0, 200.0, 200.0, 0.03
