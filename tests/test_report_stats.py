@@ -105,3 +105,27 @@ def test_ties_at_the_printed_precision_are_all_marked():
     assert best_rows([30.001, 30.004, 29.0], True, "{:.2f}") == [0, 1]
     assert best_rows([0.1234, 0.12344, 0.2], False, "{:.4f}") == [0, 1]
     assert best_rows([1.0, 5.0, float("nan")], True, "{:.2f}", skip={1}) == [0]
+
+
+def test_one_denoiser_run_and_report_do_not_import_scipy_stats(tmp_path):
+    """A run of one denoiser against the noisy input gets its t and Wilcoxon tests from scipy.special (the
+    functions scipy.stats calls), so neither the run's report nor ``report`` imports scipy.stats (0.5 s of CPU);
+    a run of two denoisers compares them with the tests that need it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from denoisebench.cli import main; rc = main(sys.argv[1:]); "
+             "print('STATS', 'scipy.stats' in sys.modules, 'statsmodels' in sys.modules); sys.exit(rc)")
+
+    def modules(*argv):
+        out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip().splitlines()[-1]
+
+    one = ["run", "--denoisers", "mean", "--noise", "gaussian:25", "--metrics", "psnr", "--quiet", "--no-figures",
+           "--max-images", "4"]
+    assert modules(*one, "--output", str(tmp_path / "one")) == "STATS False False"
+    assert modules("report", str(tmp_path / "one"), "--no-figures") == "STATS False False"
+    two = [a if a != "mean" else "mean,median" for a in one]
+    assert modules(*two, "--output", str(tmp_path / "two")) == "STATS True True"
+    assert "p (Wilcoxon)" in (tmp_path / "one" / "report.md").read_text()

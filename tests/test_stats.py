@@ -164,3 +164,38 @@ def test_paired_tests_vs_scipy_many_samples(seed):
     d = stats.paired_difference(a, b)
     lo, hi = ss.t.interval(0.95, n - 1, loc=np.mean(a - b), scale=ss.sem(a - b))
     assert (d["ci_low"], d["ci_high"]) == pytest.approx((lo, hi), rel=REL)
+
+
+def _signed_rank_cases():
+    """Differences for every branch of scipy's Wilcoxon ("auto"): exact (n <= 50, no ties, no zeros), normal
+    approximation (n > 50; or ties / zeros with n > 13, tie-corrected), permutation (ties or zeros, n <= 13)."""
+    rng = np.random.default_rng(11)
+    for n in (2, 3, 7, 13, 14, 30, 50, 51, 80, 200):
+        yield f"n{n}-untied", rng.normal(0.2, 1, n)
+        yield f"n{n}-ties", np.round(rng.normal(0.3, 1, n), 1)
+        d = rng.normal(0, 1, n)
+        d[: max(1, n // 4)] = 0.0
+        yield f"n{n}-zeros", d
+        yield f"n{n}-integers", rng.integers(-3, 5, n).astype(float)
+    yield "strong-effect", rng.normal(3, 0.5, 40)
+    yield "one-sided-all", np.abs(rng.normal(0, 1, 60)) + 0.1
+
+
+@pytest.mark.parametrize("name,d", list(_signed_rank_cases()))
+def test_wilcoxon_every_branch_equals_scipy(name, d):
+    if np.all(d == 0):
+        pytest.skip("all differences zero: not a test")
+    ref = ss.wilcoxon(d)
+    r = stats.wilcoxon(d, np.zeros_like(d))
+    assert r.statistic == float(ref.statistic), name
+    assert r.p == pytest.approx(float(ref.pvalue), rel=1e-12, abs=0), name
+
+
+def test_t_quantile_and_tail_equal_scipy_stats():
+    rng = np.random.default_rng(5)
+    for df in (1, 2, 5, 11, 67, 399):
+        for q in (0.9, 0.95, 0.975, 0.995):
+            assert stats._t_quantile(q, df) == float(ss.t.ppf(q, df))
+        a, b = rng.normal(0, 1, df + 1), rng.normal(0.3, 1, df + 1)
+        r = stats.paired_t(a, b)  # its t equals ttest_rel's to the last bits (test above); its p, from that t:
+        assert r.p == min(1.0, 2 * float(ss.t.sf(abs(r.statistic), df)))

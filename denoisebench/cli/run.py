@@ -161,12 +161,14 @@ def executor_options(args) -> dict:
     return options
 
 
-#: modules the report needs that a run has not imported by the time its cells run (pandas, scipy.stats,
-#: statsmodels: seconds of imports): imported in a background thread meanwhile, while the workers compute
+#: modules the report needs that a run has not imported by the time its cells run (pandas, scipy.special: tenths
+#: of a second of imports): imported in a background thread meanwhile, while the workers compute
 REPORT_MODULES = ("pandas", "denoisebench.reporting.tables", "denoisebench.reporting.files",
                   "denoisebench.reporting.terminal", "denoisebench.reporting.paper", "denoisebench.reporting.html",
-                  "denoisebench.reporting.perimage", "denoisebench.reporting.regenerate", "scipy.stats",
-                  "statsmodels.stats.anova", "statsmodels.stats.multitest")
+                  "denoisebench.reporting.perimage", "denoisebench.reporting.regenerate", "scipy.special")
+#: and those of the tests across denoisers (0.5 s of CPU), when the run has two or more: a report of one
+#: denoiser against the noisy input needs none of them (:mod:`denoisebench.stats`)
+COMPARISON_MODULES = ("scipy.stats", "statsmodels.stats.anova", "statsmodels.stats.multitest")
 
 
 class _Quiet(argparse.ArgumentParser):
@@ -290,7 +292,7 @@ def _run(args, console, plugins, config, executor) -> int:
             for line in plugins.problems:  # entries skipped because another plugin registered the name first
                 show_line(console, line, "yellow")
         if config.executor != "local" or not inherits_plugins(plugins):  # never beside a fork of this process
-            _import_meanwhile(REPORT_MODULES)
+            _import_meanwhile(REPORT_MODULES + (COMPARISON_MODULES if len(plan.denoisers) > 1 else ()))
         t0 = time.perf_counter()
         counts = _execute_with_progress(plan, store, executor, plugins, todo, console, args.quiet)
         elapsed = time.perf_counter() - t0
