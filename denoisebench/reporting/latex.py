@@ -11,6 +11,7 @@ the label, ``tab:<key>``), followed by the table's notes, which state its conven
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 
@@ -84,8 +85,15 @@ def _text_pt(text: str) -> float:
     return sum(3.0 if ch == " " else 6.4 if ch.isupper() else 7.0 if ch in "±×≤≥→χ" else 4.6 for ch in text)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _cell_pt(text: str) -> float:
+    """The estimated width of a cell as printed (its widest line); a table's widths are asked for several times
+    as it is split into parts, and most of its cells' texts repeat."""
+    return max(_text_pt(line) for line in _lines(text))
+
+
 def _width(texts, bold: bool = False) -> float:
-    widest = max((_text_pt(line) for t in texts for line in _lines(t)), default=5.0)
+    widest = max((_cell_pt(str(t)) for t in texts), default=5.0)
     return widest * (1.1 if bold else 1.0) + COLUMN_PAD_PT
 
 
