@@ -128,4 +128,8 @@ def test_one_denoiser_run_and_report_do_not_import_scipy_stats(tmp_path):
     assert modules("report", str(tmp_path / "one"), "--no-figures") == "STATS False False"
     two = [a if a != "mean" else "mean,median" for a in one]
     assert modules(*two, "--output", str(tmp_path / "two")) == "STATS True True"
-    assert "p (Wilcoxon)" in (tmp_path / "one" / "report.md").read_text()
+    one_md, two_md = ((tmp_path / d / "report.md").read_text() for d in ("one", "two"))
+    assert "p (Wilcoxon)" in one_md
+    # nothing to pair with the only denoiser: no empty pairwise table (and no note naming its reference)
+    assert "Pairwise" not in one_md and "pairwise reference" not in one_md
+    assert "Pairwise — each denoiser vs" in two_md

@@ -318,9 +318,11 @@ def build_report(store: Store, title: str | None = None, *, include_timing: bool
             report.tables.append(paper.table2(cells, plan, meta, chosen, why_chosen))
         report.tables += [replace(table3(cells, plan, meta, m), terminal=i < PRIMARY) for i, m in enumerate(metrics)]
         report.tables.append(table4(cells, plan, meta, include_timing))
-        if metrics and reference:
+        pairwise = paper.pairwise(cells, plan, meta, reference, why_ref, metrics[0], holm_family) \
+            if metrics and reference else None
+        if pairwise is not None and pairwise.rows:  # a run of one denoiser has nothing to pair with it
             notes.append(f"pairwise reference denoiser: {why_ref}")
-            report.tables.append(paper.pairwise(cells, plan, meta, reference, why_ref, metrics[0], holm_family))
+            report.tables.append(pairwise)
         corr = paper.correlation_table(cells, metrics)
         if corr is not None:
             report.tables.append(corr)
