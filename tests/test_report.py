@@ -193,3 +193,23 @@ def test_terminal_tables_fit_the_width_without_cutting_values(report, width):
                 assert " ".join(str(cell).split()) in flat or all(w in flat for w in str(cell).split())
     assert len(split_columns(report.tables[0], 10_000)) == 1
     assert report.table("pairwise").keys == 2 and report.table("table2").keys == 2
+
+
+def test_a_sweep_off_the_standard_levels_keeps_the_run_order(tmp_path):
+    """Settings off a model's standard levels (labelled by their parameters) stay in the order the run gave
+    them: sorting their labels as text put sigma 5 after 45 and reported a false "not worse at a stronger level"
+    outlier. A one-denoiser run has no test columns in Table 3."""
+    out = tmp_path / "sweep"
+    sigmas = ["5", "10", "15", "20", "45"]
+    assert main(["run", "--denoisers", "mean", *[a for s in sigmas for a in ("--noise", f"gaussian:{s}")],
+                 "--max-images", "2", "--metrics", "psnr", "--quiet", "--no-figures", "--output", str(out)]) == 0
+    with Store(out) as store:
+        rep = build_report(store)
+    settings = [row[0] for row in rep.table("mean_psnr").rows]
+    assert settings == ['gaussian {"sigma":5.0}', 'gaussian {"sigma":10.0}', "gaussian 15",
+                        'gaussian {"sigma":20.0}', 'gaussian {"sigma":45.0}']
+    noisy = [float(row[1]) for row in rep.table("mean_psnr").rows]
+    assert noisy == sorted(noisy, reverse=True)  # the noisy input gets worse along the run's order
+    outliers = rep.table("outliers")
+    assert outliers is None or not any("stronger level" in row[0] for row in outliers.rows)
+    assert rep.table("table3_psnr").columns == ["noise setting", "mean"]

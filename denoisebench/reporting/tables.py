@@ -106,6 +106,7 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
     higher = metricmeta.higher_is_better(meta, metric)
     pairs = improvements(cells, metric, higher)
     names = [d for d in denoiser_order(ok_cells(cells), plan) if d != NOISY]
+    compare = len(names) > 1
     rows, raw = [], []
     unit = f" {meta[metric]['unit']}" if meta.get(metric, {}).get("unit") else ""
     spec = "{:+" + metricmeta.value_format(meta, metric)[2:]
@@ -127,29 +128,32 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
             raw.append({"setting": setting, "denoiser": name, "n": len(per_image["delta"]), "percent_mean": mean,
                         "percent_ci_low": lo, "percent_ci_high": hi, "delta_mean": delta,
                         "before_mean": per_image["before"].mean(), "after_mean": per_image["after"].mean()})
-        # = paired_wide(the setting's cells, metric, IMAGE_KEYS)
-        wide = values[(setting,)][metric].unstack("denoiser").sort_index() if (setting,) in values else pd.DataFrame()
-        cols = [n for n in names if n in wide.columns]
-        matrix = wide[cols].to_numpy() if cols else np.empty((0, 0))
-        tests = {"anova": stats.oneway_anova([wide[c].dropna() for c in cols]),
-                 "rm_anova": stats.rm_anova(matrix) if cols else stats.na("n/a: no denoiser"),
-                 "friedman": stats.friedman(matrix) if cols else stats.na("n/a: no denoiser")}
-        row += [_test_text(tests["anova"]), _test_text(tests["rm_anova"]), _test_text(tests["friedman"])]
-        for test, r in tests.items():
-            raw.append({"setting": setting, "denoiser": f"[{test}]", "n": r.n, "statistic": r.statistic,
-                        "p": r.p, "df": r.df, "reason": r.reason})
+        if compare:  # one denoiser: no test across denoisers (it would be three columns of n/a)
+            # = paired_wide(the setting's cells, metric, IMAGE_KEYS)
+            wide = values[(setting,)][metric].unstack("denoiser").sort_index() if (setting,) in values else pd.DataFrame()
+            cols = [n for n in names if n in wide.columns]
+            matrix = wide[cols].to_numpy() if cols else np.empty((0, 0))
+            tests = {"anova": stats.oneway_anova([wide[c].dropna() for c in cols]),
+                     "rm_anova": stats.rm_anova(matrix) if cols else stats.na("n/a: no denoiser"),
+                     "friedman": stats.friedman(matrix) if cols else stats.na("n/a: no denoiser")}
+            row += [_test_text(tests["anova"]), _test_text(tests["rm_anova"]), _test_text(tests["friedman"])]
+            for test, r in tests.items():
+                raw.append({"setting": setting, "denoiser": f"[{test}]", "n": r.n, "statistic": r.statistic,
+                            "p": r.p, "df": r.df, "reason": r.reason})
         rows.append(row)
+    tests_note = ("Tests across the denoisers' per-image "
+                  f"{label}: one-way ANOVA (the paper's; ignores the pairing), repeated-measures ANOVA "
+                  "(statsmodels AnovaRM, images = subjects) and Friedman (scipy) respect it; uncorrected p"
+                  if compare else "No tests across denoisers: the run has one denoiser")
     return ReportTable(
         f"table3_{metric}", f"Table 3 — {label} improvement over the noisy input, per noise setting",
-        ["noise setting"] + names + ["one-way ANOVA F", "RM-ANOVA F", "Friedman χ²"], rows, pd.DataFrame(raw),
+        ["noise setting"] + names + (["one-way ANOVA F", "RM-ANOVA F", "Friedman χ²"] if compare else []), rows,
+        pd.DataFrame(raw),
         notes=[f"improvement % = mean over images of (out − noisy) / |noisy| × 100, positive = better ({label}: "
                f"{'higher' if higher else 'lower'} is better); — where beyond ±{PERCENT_LIMIT:.0f} % (a near-zero "
                f"noisy baseline); in brackets the mean improvement in {label}{unit} (out − noisy, or noisy − out where "
                "lower is better: the same sign as the %). Unit = image: "
-               "repetitions are averaged within an image first, so n = images. Tests across the denoisers' per-image "
-               f"{label}: one-way ANOVA (the paper's; ignores the pairing), repeated-measures ANOVA "
-               "(statsmodels AnovaRM, images = subjects) and Friedman (scipy) respect it; uncorrected p",
-               STAT_NOTE],
+               f"repetitions are averaged within an image first, so n = images. {tests_note}", STAT_NOTE],
     )
 
 
