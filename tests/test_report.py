@@ -213,3 +213,17 @@ def test_a_sweep_off_the_standard_levels_keeps_the_run_order(tmp_path):
     outliers = rep.table("outliers")
     assert outliers is None or not any("stronger level" in row[0] for row in outliers.rows)
     assert rep.table("table3_psnr").columns == ["noise setting", "mean"]
+
+
+def test_rewriting_a_report_removes_tables_it_no_longer_has(tmp_path):
+    out = tmp_path / "stale"
+    assert main(["run", "--denoisers", "mean", "--noise", "gaussian:25", "--max-images", "2", "--metrics", "psnr",
+                 "--quiet", "--no-figures", "--output", str(out)]) == 0
+    tables = out / "tables"
+    (tables / "pairwise.csv").write_text("from an earlier report of two denoisers\n")
+    (tables / "pairwise.tex").write_text("%\n")
+    assert main(["report", str(out), "--no-figures", "--table", "table4"]) == 0  # a selection removes nothing
+    assert (tables / "pairwise.csv").exists()
+    assert main(["report", str(out), "--no-figures"]) == 0
+    assert not (tables / "pairwise.csv").exists() and not (tables / "pairwise.tex").exists()
+    assert (tables / "table4.csv").exists() and (tables / "table4.tex").exists()

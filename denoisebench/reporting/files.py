@@ -15,10 +15,17 @@ def write_report(report: Report, run_dir: str | Path, *, figures: bool = True,
                  html: bool = True) -> list[Path]:
     """Write ``tables/<key>.csv`` and ``tables/<key>.tex`` for the selected tables (all by default), the figures
     in ``figures/`` (unless ``figures=False``; ``figure_denoisers``: the visual grid's denoisers, default all),
-    ``report.md`` and ``report.html`` (unless ``html=False``; both always the whole report); returns the paths."""
+    ``report.md`` and ``report.html`` (unless ``html=False``; both always the whole report); returns the paths.
+    Writing all tables removes a ``tables/<key>.csv`` or ``.tex`` of an earlier report that this one no longer
+    has (a table for which the run now has no data), so the folder never shows a stale table."""
     run_dir = Path(run_dir)
     tables_dir = run_dir / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
+    if not tables:
+        keys = {t.key for t in report.tables}
+        for old in [*tables_dir.glob("*.csv"), *tables_dir.glob("*.tex")]:
+            if old.stem not in keys:
+                old.unlink()
     written = []
     for table in report.select(tables):
         if table.data is not None:
