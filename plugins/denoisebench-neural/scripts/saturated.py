@@ -27,6 +27,7 @@ def main(argv=None) -> int:
                    help="LABEL=KIND:WEIGHTS (kind cnn|hybrid; WEIGHTS '' for the shipped ones); repeatable")
     p.add_argument("--seeds", type=int, default=5, help="noise draws per level (default 5)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tile", type=int, help="tile side for every model (default: each model's own; 4096 = whole image)")
     args = p.parse_args(argv)
     import torch
     from denoisebench_neural import weights
@@ -49,7 +50,9 @@ def main(argv=None) -> int:
         if path:
             params["weights"] = path
         model, _ = weights.load_file(path) if path else weights.load_shipped(kind)
-        if model.cfg.arch == "unet":  # whole image (round 3 keeps its own default tiles)
+        if args.tile:
+            params["tile"] = args.tile
+        elif model.cfg.arch == "unet":  # whole image (round 3 keeps its own default tiles)
             params["tile"] = 4096
         dens[label] = cls(**params)
     clean = saturated_image()
