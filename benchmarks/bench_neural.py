@@ -4,8 +4,8 @@
 
 Without model arguments it times the shipped ``cnn`` and ``hybrid``. ``LABEL=KIND:WEIGHTS`` times any weights file
 (KIND cnn|hybrid; WEIGHTS '' for the shipped ones), so a new model can be timed against the shipped one before it
-ships: round-4 (encoder–decoder) weights run on the whole image, round-3 ones with their default tiles (the
-round-3 hybrid: 64-px tiles).
+ships: every model runs with its denoiser's default tile (512 px since Round 3.2, so the whole BSD68 image; round-4
+encoder–decoder weights on the whole image).
 """
 
 from __future__ import annotations

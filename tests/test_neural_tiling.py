@@ -92,7 +92,12 @@ def _large_test_image() -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["cnn", "hybrid"])
 def test_shipped_model_tiling_changes_nothing_measurable(name):
-    """A 1000×1450 image: the denoiser's default tiling (tile 1024, overlap 256) against one whole-image pass."""
+    """A 1000×1450 image: the denoiser's default tiling against one whole-image pass. Round 4 (tile 1024, overlap
+    256): within 0.02 everywhere. Round 3 (tile 512; the cnn overlap 128, the hybrid 256): the cnn is exact away
+    from the right side (1450 is not a multiple of 4, so the whole pass pads it, a tile does not: the last 20 px
+    differ, by up to 0.11), the hybrid's recurrent branch sees only its tile, so its pixels move, by < 0.02 for
+    99.9 % of them (measured 0.0099; at most 0.024 away from that side); PSNR moves by < 0.01 dB for both
+    (measured 9e-5 and 8e-4 dB)."""
     if name not in weights.manifest():
         pytest.skip("no shipped weights")
     from denoisebench_neural.denoisers import CNNDenoiser, HybridDenoiser
@@ -102,8 +107,7 @@ def test_shipped_model_tiling_changes_nothing_measurable(name):
     cls = CNNDenoiser if name == "cnn" else HybridDenoiser
     params = {**cls.default_params(), "device": "cpu"}
     den = cls(**params)
-    if den._load().cfg.arch != "unet":
-        pytest.skip(f"the shipped {name} is a round-3 model (tile {params['tile']} px)")
+    arch = den._load().cfg.arch
     clean = _large_test_image()
     noisy = Gaussian(sigma=25).apply(clean, np.random.default_rng(0))
     assert clean.shape[0] > params["tile"] or clean.shape[1] > params["tile"]  # the default really tiles it
@@ -111,4 +115,10 @@ def test_shipped_model_tiling_changes_nothing_measurable(name):
     whole = cls(**{**params, "tile": 2048}).denoise(noisy)
     gap = abs(psnr(clean, tiled) - psnr(clean, whole))
     assert gap < 0.01, gap
-    assert np.abs(tiled - whole).max() < 0.02
+    diff = np.abs(tiled - whole)
+    if arch == "unet":
+        assert diff.max() < 0.02
+    elif name == "cnn":
+        assert diff[:, :-32].max() < 1e-5
+    else:
+        assert np.quantile(diff, 0.999) < 0.02 and diff[:, :-32].max() < 0.05
