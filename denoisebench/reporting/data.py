@@ -119,12 +119,8 @@ def setting_order(cells: pd.DataFrame, plan: dict) -> list[str]:
     """The settings of ``cells`` in the plan's noise order (matched by noise key: a setting off the standard
     levels is labelled by its parameters, e.g. ``gaussian {"sigma":10.0}``), then any others sorted."""
     present = sorted(set(cells["setting"].unique()))
-    if "noise_key" in cells.columns:
-        setting_of = dict(zip(cells["noise_key"], cells["setting"]))
-        order = list(dict.fromkeys(setting_of[k] for k in plan.get("noise", []) if k in setting_of))
-    else:
-        labels = plan.get("noise_labels", {})
-        order = [labels[k] for k in plan.get("noise", []) if k in labels]
+    setting_of = dict(zip(cells["noise_key"], cells["setting"]))
+    order = list(dict.fromkeys(setting_of[k] for k in plan.get("noise", []) if k in setting_of))
     return [s for s in order if s in present] + [s for s in present if s not in order]
 
 

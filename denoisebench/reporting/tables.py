@@ -113,7 +113,9 @@ def table3(cells: pd.DataFrame, plan: dict, meta: dict, metric: str) -> ReportTa
     label = metricmeta.label(meta, metric, unit=False)
     # the unit is the image: repetitions of an image are averaged first
     improved = block_means(pairs, ["setting", "denoiser"], IMAGE_KEYS, ["percent", "delta", "before", "after"])
-    values = block_means(metric_values(cells, metric), ["setting"], IMAGE_KEYS + ["denoiser"], [metric])
+    # the per-image values the tests across denoisers need (a run of one denoiser has none)
+    values = block_means(metric_values(cells, metric), ["setting"], IMAGE_KEYS + ["denoiser"], [metric]) \
+        if compare else {}
     for setting in setting_order(cells, plan):
         row = [setting]
         for name in names:
