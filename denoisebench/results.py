@@ -84,6 +84,12 @@ class Task:
     #: "uint8": every scored image (outputs and the noisy row) is rounded to 8-bit levels first (KAIR protocol)
     quantize: str = "none"
 
+    def prepare(self) -> None:
+        """Compute (and cache) each cell's key and parameter text now. They are pickled with the cells, so a
+        process with time to spare (the pool's, while its workers run) spares the worker computing them."""
+        for cell in self.cells:
+            cell.key  # noqa: B018 (a cached property)
+
 
 @dataclass
 class CellResult:

@@ -217,3 +217,25 @@ def test_worker_decodes_an_image_once_for_its_tasks(monkeypatch):
         state.clean_image("embedded", image_id)
     state.clean_image("embedded", ids[0])  # pushed out by IMAGE_CACHE newer images: loaded again
     assert calls.count(ids[0]) == 2
+
+
+def test_a_new_run_counts_its_cells_without_keys_and_stores_each_cells_own_key(plugins, tmp_path):
+    """The keys of a new run are computed while the workers run (the pool's look-ahead, or the worker): each
+    stored row still has its own cell's key, computed here from the cell's fields."""
+    from denoisebench.results import cell_key
+
+    cfg = config(denoisers=("identity", "median"), max_images=3, repetitions=3)
+    plan = make_plan(cfg, plugins)
+    store = open_store(tmp_path / "run", cfg, plugins, plan)
+    assert pending_count(plan, store) == plan.n_cells
+    assert not any("key" in c.__dict__ for t in plan.tasks for c in t.cells)  # nothing computed yet
+    assert execute(plan, store, LocalExecutor(2, plugins=plugins), plugins) == {"ok": plan.n_cells}
+    expected = {cell_key(c.dataset, c.image_id, c.noise, c.clip, c.denoiser, c.params_text, c.repetition,
+                         c.base_seed, c.quantize): (c.denoiser, c.image_id, c.noise.key, c.repetition)
+                for t in plan.tasks for c in t.cells}
+    cells = store.cells()
+    got = {k: (d, i, n, r) for k, d, i, n, r in
+           zip(cells["key"], cells["denoiser"], cells["image_id"], cells["noise_key"], cells["repetition"])}
+    assert got == expected
+    assert pending_count(plan, store) == 0
+    store.close()

@@ -35,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from multiprocessing.connection import Connection, wait
 
 from denoisebench.engine.child import CallSlot, serve, thread_environment, worker_threads
@@ -249,6 +250,8 @@ class WorkerPool:
                 idle.conn.send(("tasks", idle.chunk, [(j.task, j.skip) for j in jobs]))
             except OSError:
                 pass  # the worker is gone: its connection reports end-of-file next
+            for job in islice(queue, n):  # the next chunk's cell keys, while this one runs (not while it waits)
+                job.task.prepare()
 
     def _limit(self, w: Worker) -> float:
         """The seconds the worker's current call may take (START_TIMEOUT while it starts; 0: no limit)."""

@@ -60,4 +60,6 @@ def _execute(plan, store, executor, plugins, on_result) -> dict[str, int]:
 
 def pending_count(plan: Plan, store: Store) -> int:
     done = store.done_keys()
+    if not done:  # a new run: no cell key is needed yet (the pool computes them while the first tasks run)
+        return sum(len(t.cells) for t in plan.tasks)
     return sum(1 for t in plan.tasks for c in t.cells if c.key not in done)
