@@ -42,10 +42,16 @@ _TITLE_NUMBER = re.compile(r"^\s*Table\s+\S+?\s*[—–:-]+\s*")
 _NUMERIC = re.compile(r"^\s*[+\-−]?(\d|\.\d|n/a|nan|inf|—|–|-$)", re.IGNORECASE)
 
 
+#: one pass for the special characters and the two ASCII ones of _UNICODE; the rest only when there are any
+_TRANSLATE = str.maketrans({**_SPECIAL, **{k: v for k, v in _UNICODE.items() if k.isascii()}})
+_NON_ASCII = {k: v for k, v in _UNICODE.items() if not k.isascii()}
+
+
 def escape(text: str) -> str:
-    out = "".join(_SPECIAL.get(ch, ch) for ch in str(text))
-    for uni, tex in _UNICODE.items():
-        out = out.replace(uni, tex)
+    out = str(text).translate(_TRANSLATE)
+    if not out.isascii():
+        for uni, tex in _NON_ASCII.items():
+            out = out.replace(uni, tex)
     out = out.replace("d$\\_$z", "$d_z$").replace("d\\_z", "$d_z$")
     return out.encode("ascii", "replace").decode("ascii")
 
