@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from denoisebench_neural.train import TrainOptions
+from denoisebench_neural.options import TrainOptions
 
 
 def add_train_arguments(p) -> None:
