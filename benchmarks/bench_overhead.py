@@ -23,7 +23,7 @@ isolates nothing and stores nothing else; its values equal the harness's (``--ch
 Configurations are interleaved: each repeat runs every configuration once, in an order that alternates (ABBA), and
 the table gives medians and ratios with the load average (``os.getloadavg``) seen at each run. ``--tree
 LABEL=PATH`` adds the harness (and plain loop) of another source tree (``git archive COMMIT | tar -x -C PATH``) via
-``PYTHONPATH``. ``--profile GRID`` prints cProfile's top 10 (by internal time) of the main process of ``run`` and
+``PYTHONPATH``. The trees and the installed plugins are byte-compiled first (:func:`compile_sources`). ``--profile GRID`` prints cProfile's top 10 (by internal time) of the main process of ``run`` and
 of the worker side (``run_task`` over the grid's tasks in this process).
 """
 
@@ -224,8 +224,27 @@ def loadavg() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def compile_sources(trees: list[tuple[str, str]]) -> None:
+    """Byte-compile each tree's package and the installed plugins' sources, as ``pip install`` does: where
+    PYTHONDONTWRITEBYTECODE is set (this machine sets it) nothing writes ``.pyc`` files, and every process of a
+    run (the main one and each worker) would compile every module it imports (≈ 0.045 s each), which no
+    installed copy does."""
+    import compileall
+    import importlib.util
+
+    dirs = [Path(tree) / "denoisebench" for _, tree in trees]  # ROOT's own too: its __pycache__ is ignored
+    for name in ("denoisebench_neural", "denoisebench_reference"):
+        spec = importlib.util.find_spec(name)
+        dirs += [Path(d) for d in (spec.submodule_search_locations or [])] if spec else []
+    for d in dirs:
+        compileall.compile_dir(str(d), quiet=1)
+
+
 def compare(args, scratch: Path) -> None:
     trees = ([] if args.only_trees else [("after", ROOT)]) + [tuple(t.split("=", 1)) for t in args.tree]
+    raw = set(args.no_compile.split(",")) if args.no_compile else set()
+    if "all" not in raw:
+        compile_sources([t for t in trees if t[0] not in raw])
     jobs = [int(j) for j in args.jobs.split(",")]
     for grid in args.grids.split(","):
         configs = []
@@ -243,20 +262,27 @@ def compare(args, scratch: Path) -> None:
         selection = " ".join(grid_args(grid, scratch)).replace(str(scratch), "SCRATCH")
         print(f"\n{grid}: {selection}; {args.repeats} interleaved repeats")
         print("| configuration | walls (s) | load before each | median wall (s) | wall / plain | -j 1 / this "
-              "| median CPU (s) | CPU / plain |")
-        print("|---|---|---|---:|---:|---:|---:|---:|")
+              "| paired: wall / plain | paired: -j 1 / this | median CPU (s) | CPU / plain |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 
         def median(name: str, k: int, times=times) -> float:
             return statistics.median(t[k] for t in times[name])
+
+        def paired(num: str, den: str, times=times) -> float:
+            """The median over repeats of the ratio within each repeat (the machine's speed drifts between
+            repeats; the configurations of one repeat ran back to back)."""
+            return statistics.median(a[0] / b[0] for a, b in zip(times[num], times[den]))
 
         for name, kind, _, _ in configs:
             label = name.split(" ")[0]
             med, cpu = median(name, 0), median(name, 1)
             plain, plain_cpu = median(f"{label} plain loop", 0), median(f"{label} plain loop", 1)
-            speed = f"{median(f'{label} harness -j 1', 0) / med:.2f}" if kind == "harness" and 1 in jobs else ""
+            one = f"{label} harness -j 1"
+            speed = f"{median(one, 0) / med:.2f}" if kind == "harness" and 1 in jobs else ""
+            speed_p = f"{paired(one, name):.2f}" if kind == "harness" and 1 in jobs else ""
             print(f"| {name} | {', '.join(f'{t[0]:.2f}' for t in times[name])} | "
                   f"{', '.join(f'{t[2]:.1f}' for t in times[name])} | {med:.2f} | {med / plain:.2f} | {speed} "
-                  f"| {cpu:.2f} | {cpu / plain_cpu:.2f} |")
+                  f"| {paired(name, f'{label} plain loop'):.2f} | {speed_p} | {cpu:.2f} | {cpu / plain_cpu:.2f} |")
         print(f"load average now: {os.getloadavg()}", flush=True)
 
 
@@ -305,6 +331,9 @@ def profile(grid: str, scratch: Path, top: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--no-compile", default="", metavar="LABELS",
+                    help="comma-separated --tree labels not to byte-compile first (see compile_sources); all: "
+                         "compile nothing, not even the plugins")
     ap.add_argument("--grids", default="grid960,grid4800,all", help="comma-separated: all, grid4800, grid4800s, grid960")
     ap.add_argument("--jobs", default="1", help="comma-separated -j values of the harness (e.g. 1,2)")
     ap.add_argument("--repeats", type=int, default=3)
