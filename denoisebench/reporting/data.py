@@ -119,7 +119,7 @@ def setting_order(cells: pd.DataFrame, plan: dict) -> list[str]:
     """The settings of ``cells`` in the plan's noise order (matched by noise key: a setting off the standard
     levels is labelled by its parameters, e.g. ``gaussian {"sigma":10.0}``), then any others sorted."""
     present = sorted(set(cells["setting"].unique()))
-    setting_of = dict(zip(cells["noise_key"].tolist(), cells["setting"].tolist()))  # tolist: 10x faster
+    setting_of = dict(zip(cells["noise_key"].tolist(), cells["setting"].tolist()))  # tolist: 6x faster than iterating
     order = list(dict.fromkeys(setting_of[k] for k in plan.get("noise", []) if k in setting_of))
     return [s for s in order if s in present] + [s for s in present if s not in order]
 
