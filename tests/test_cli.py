@@ -72,3 +72,23 @@ def test_python_dash_m_and_debug_traceback(tmp_path):
     dbg = subprocess.run([sys.executable, "-m", "denoisebench", "run", "--debug", "--denoisers", "nope"],
                          capture_output=True, text=True, env=env)
     assert dbg.returncode != 0 and "Traceback" in dbg.stderr
+
+
+def test_run_status_lines_fit_80_columns_without_breaking_a_path(tmp_path, monkeypatch, capsys):
+    """The run's first and last lines name paths: on one line when it fits, else one part per line."""
+    from denoisebench.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    out_dir = tmp_path / ("a-directory-name-long-enough-to-push-the-status-line-past-eighty-columns") / "run"
+    assert main(["run", "--denoisers", "mean", "--noise", "gaussian:25", "--metrics", "psnr", "--output",
+                 str(out_dir), "--summary-only"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("progress")]
+    assert f"run directory: {out_dir}" in lines  # the path whole, on its own line
+    assert "(16 cells, 16 to run; 1 denoiser × 1 noise setting × 8 images)" in lines
+    assert f"report: {out_dir / 'report.md'}" in lines
+    assert any(line.startswith("16 ok in ") and line.endswith(" s;") for line in lines)
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["run", "--denoisers", "mean", "--noise", "gaussian:25", "--metrics", "psnr", "--output",
+                 str(tmp_path / "wide"), "--summary-only"]) == 0
+    wide = capsys.readouterr().out
+    assert f"run directory: {tmp_path / 'wide'}  (16 cells, 16 to run; 1 denoiser" in wide

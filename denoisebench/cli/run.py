@@ -254,7 +254,7 @@ def _run(args, console, plugins, config, executor) -> int:
     from denoisebench.engine.local import inherits_plugins
     from denoisebench.engine.provenance import default_run_dir, open_store
     from denoisebench.engine.runner import pending_count
-    from denoisebench.reporting.console import show_line
+    from denoisebench.reporting.console import show_line, show_parts
     from denoisebench.store import RunLock
 
     plan = make_plan(config, plugins)
@@ -268,8 +268,8 @@ def _run(args, console, plugins, config, executor) -> int:
                           f"{', '.join(plan.denoisers)}")
     run_dir = Path(args.output or args.from_run or default_run_dir(config))
     if args.dry_run:
-        show_line(console, f"dry run: {plan.n_cells} cells ({plan.shape_text()} × {config.repetitions} "
-                           f"repetition(s)); run directory {run_dir}")
+        show_parts(console, [f"dry run: {plan.n_cells} cells ({plan.shape_text()} × {config.repetitions} "
+                             f"repetition(s));", f"run directory {run_dir}"])
         return 0
     if config.executor == "local" and config.jobs > (os.cpu_count() or 1):
         show_line(console, f"warning: -j {config.jobs} is more than the {os.cpu_count()} CPU cores here; the "
@@ -285,8 +285,8 @@ def _run(args, console, plugins, config, executor) -> int:
     try:
         todo = pending_count(plan, store)
         if not args.quiet:
-            show_line(console, f"run directory: {run_dir}  ({plan.n_cells} cells, {todo} to run; "
-                               f"{plan.shape_text()})")
+            show_parts(console, [f"run directory: {run_dir}", f"({plan.n_cells} cells, {todo} to run; "
+                                                                f"{plan.shape_text()})"], sep="  ")
             for st in plugins.errors:
                 show_line(console, f"plugin {st.name}: {st.reason}", "yellow")
             for line in plugins.problems:  # entries skipped because another plugin registered the name first
@@ -310,8 +310,9 @@ def _run(args, console, plugins, config, executor) -> int:
             paths = [str(run_dir / name) for name in ("report.md", "report.html") if (run_dir / name).exists()]
             print_summary(report, console, paths)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
-        show_line(console, ("" if args.quiet else "\n") + f"{summary} in {elapsed:.1f} s; report: "
-                           f"{run_dir / 'report.md'}")
+        if not args.quiet:
+            console.print()
+        show_parts(console, [f"{summary} in {elapsed:.1f} s;", f"report: {run_dir / 'report.md'}"])
     finally:
         if closing is not None:
             closing.join()

@@ -41,6 +41,10 @@ _TASK_FIELDS = ("dataset_spec", "image_id", "noise", "repetition", "clip", "base
 _FAST = _plain_fields(Cell, _CELL_FIELDS) and _plain_fields(Task, _TASK_FIELDS)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class Plan:
     config: Config
@@ -68,11 +72,11 @@ class Plan:
         images = {label: len({t.image_id for t in self.tasks if t.cells[0].dataset == label})
                   for label in dict.fromkeys(self.datasets.values())}
         counts = {label: len(self.settings.get(label, [])) for label in images}
-        head = f"{len(self.denoisers)} denoisers"
+        head = _count(len(self.denoisers), "denoiser")
         if len(set(counts.values())) <= 1:
-            return f"{head} × {len(self.noise)} noise settings × {sum(images.values())} images"
-        return head + "; " + ", ".join(f"{label}: {images[label]} images × {counts[label]} noise setting"
-                                       f"{'s' if counts[label] != 1 else ''}" for label in images)
+            return f"{head} × {_count(len(self.noise), 'noise setting')} × {_count(sum(images.values()), 'image')}"
+        return head + "; " + ", ".join(f"{label}: {_count(images[label], 'image')} × "
+                                       f"{_count(counts[label], 'noise setting')}" for label in images)
 
 
 def param_sets(base: dict[str, Any], axes: dict[str, list[Any]], order: list[str]) -> list[dict[str, Any]]:

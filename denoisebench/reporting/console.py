@@ -60,6 +60,14 @@ def show_line(console: Any, text: str, style: str = "") -> None:
     console.print(f"[{style}]{escape(text)}[/]" if style else escape(text), highlight=False, soft_wrap=True)
 
 
+def show_parts(console: Any, parts: list[str], sep: str = " ", style: str = "") -> None:
+    """``parts`` joined by ``sep`` on one line when that fits the console's width, else one line each (a path
+    in a part is never broken, so it stays copyable)."""
+    text = sep.join(parts)
+    for line in [text] if len(text) <= console.width else parts:
+        show_line(console, line, style)
+
+
 #: seconds between updates of the progress bar on a terminal (it redraws itself 10 times a second anyway)
 BAR_SECONDS = 0.05
 #: seconds between plain progress lines when the output is not a terminal (nohup, CI logs)
